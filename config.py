@@ -1,0 +1,113 @@
+"""Configuration classes, read from the environment with the contract's defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+DEV_SECRET_KEY = "dev-not-secret-change-me"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'dashboard.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+    # Storage
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    EXPORT_ROOT = os.environ.get("EXPORT_ROOT", str(INSTANCE_DIR / "exports"))
+    S3_BUCKET = os.environ.get("S3_BUCKET", "")
+    S3_PREFIX = os.environ.get("S3_PREFIX", "")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+
+    # Mail: with no MAIL_SERVER, mail is written as .eml files to the outbox folder.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "exports@example.com")
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 30))
+    MAIL_MAX_ATTACHMENT_MB = float(os.environ.get("MAIL_MAX_ATTACHMENT_MB", 10))
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
+    MAIL_SUPPRESS_SEND = not bool(os.environ.get("MAIL_SERVER"))
+
+    # Automation
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
+    SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 60)
+    EXPORT_RETENTION_DAYS = _int("EXPORT_RETENTION_DAYS", 30)
+    EXPORT_WORKERS = _int("EXPORT_WORKERS", 2)
+    EXPORT_STALE_SECONDS = _int("EXPORT_STALE_SECONDS", 1800)
+    EXPORT_MAX_RETRIES = _int("EXPORT_MAX_RETRIES", 3)
+    EXPORT_RETRY_BASE_SECONDS = _int("EXPORT_RETRY_BASE_SECONDS", 300)
+    EXPORT_SYNC = _bool("EXPORT_SYNC", False)  # run exports inline (tests, CLI)
+    PDF_MAX_ROWS = _int("PDF_MAX_ROWS", 10000)
+    DOWNLOAD_LINK_TTL_DAYS = _int("DOWNLOAD_LINK_TTL_DAYS", 7)
+    MAX_RECIPIENTS = _int("MAX_RECIPIENTS", 50)
+    API_MAX_BODY_KB = _int("API_MAX_BODY_KB", 256)
+
+    # Web
+    HTMX_VERSION = "2.0.11"
+    HTMX_URL = os.environ.get("HTMX_URL", "")
+    HTMX_INTEGRITY = os.environ.get("HTMX_INTEGRITY", "")
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    # Rate limits (Flask-Limiter); use redis:// under gunicorn so limits hold across workers.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = True
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+
+    TESTING = False
+    DEBUG = False
+    ENV_NAME = "development"
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+
+class TestConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+    SCHEDULER_ENABLED = False
+    EXPORT_SYNC = True
+    MAIL_SUPPRESS_SEND = True
+    RATELIMIT_ENABLED = False
+    BASE_URL = "http://localhost"
+
+
+def config_for_environment() -> type[Config]:
+    name = os.environ.get("APP_ENV", os.environ.get("FLASK_ENV", "development")).lower()
+    return {"production": ProductionConfig, "testing": TestConfig}.get(name, DevelopmentConfig)

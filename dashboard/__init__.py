@@ -1,0 +1,96 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, g, request
+
+from config import DEV_SECRET_KEY, Config, config_for_environment
+from dashboard.extensions import csrf, db, limiter, login_manager, mail, migrate
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
+    config_class = config_class or config_for_environment()
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=os.environ.get("INSTANCE_PATH", str(BASE_DIR / "instance")),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    _check_production_settings(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _configure_logging(app)
+
+    from dashboard import database
+
+    database.configure_engine_options(app)
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    mail.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+
+    database.init_app(app)
+
+    from dashboard.auth import init_app as init_auth
+
+    init_auth(app)
+
+    from dashboard import errors, security
+
+    errors.init_app(app)
+    security.init_app(app)
+
+    from dashboard import blueprints
+
+    blueprints.register(app)
+
+    from dashboard import cli
+
+    cli.init_app(app)
+
+    from dashboard.templating import init_app as init_templating
+
+    init_templating(app)
+
+    @app.before_request
+    def _fresh_request_state():
+        # A request reuses an already-pushed app context (as in tests and CLI-driven calls), and with
+        # it `g`: forget the previous request's user and membership so nothing leaks between requests.
+        for key in ("_login_user", "membership", "token_membership", "token_invalid"):
+            g.pop(key, None)
+        g.request_path = request.path
+
+    from dashboard.automation import jobs
+
+    jobs.init_app(app)
+    return app
+
+
+def _check_production_settings(app: Flask) -> None:
+    if app.config.get("ENV_NAME") == "production" and app.config["SECRET_KEY"] in (
+        DEV_SECRET_KEY,
+        "",
+        None,
+    ):
+        raise RuntimeError(
+            "SECRET_KEY must be set to a long random value in production "
+            '(python -c "import secrets; print(secrets.token_hex(32))").'
+        )
+
+
+def _configure_logging(app: Flask) -> None:
+    if not app.testing:
+        logging.basicConfig(
+            level=os.environ.get("LOG_LEVEL", "INFO"),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )

@@ -1,0 +1,83 @@
+"""Sign in, sign out, and switch business."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+
+from dashboard.auth.forms import LoginForm
+from dashboard.extensions import db, limiter
+from dashboard.models.pos import User
+from dashboard.tenancy import active_memberships, switch_business
+
+bp = Blueprint("auth", __name__)
+
+GENERIC_LOGIN_ERROR = "That e-mail and password do not match an account."
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _email_key() -> str:
+    return "login-email:" + (request.form.get("email") or "").strip().lower()
+
+
+def _failed(response) -> bool:
+    # Only failed attempts count toward the limit; a successful sign-in redirects.
+    return response.status_code != 302
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+            return target
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_email_key, deduct_when=_failed)
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        if user is None or not user.check_password(form.password.data):
+            form.password.errors.append(GENERIC_LOGIN_ERROR)
+            status = 401
+        elif not user.is_active or not active_memberships(user):
+            form.email.errors.append("This account is disabled or has no business. Ask the business's owner.")
+            status = 403
+        else:
+            login_user(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.display_name}.", "success")
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("You have been signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/switch-business", methods=["POST"])
+@login_required
+def switch():
+    business_id = request.form.get("business_id", "")
+    if switch_business(business_id):
+        flash("Switched business.", "success")
+        return redirect(url_for("home.index"))
+    flash("You are not a member of that business.", "error")
+    return redirect(url_for("home.index")), 303

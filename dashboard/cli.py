@@ -1,0 +1,151 @@
+"""Command-line interface: `flask users ...`, `flask demo seed`, `flask exports ...`, `flask scheduler run`.
+
+Command groups live here; each feature adds its commands to them from its own module
+(registered in `init_app` below).
+"""
+
+from __future__ import annotations
+
+import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from dashboard.extensions import db
+from dashboard.models.pos import ROLES, Business, Membership, User
+
+users_cli = AppGroup("users", help="Create users, issue and revoke API tokens.")
+demo_cli = AppGroup("demo", help="Demo point-of-sale data.")
+exports_cli = AppGroup("exports", help="Run exports and the automation jobs once.")
+scheduler_cli = AppGroup("scheduler", help="The export scheduler.")
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def find_business(name: str) -> Business | None:
+    return db.session.scalar(select(Business).where(Business.name == name))
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--password", required=True, help="The user's password (at least 8 characters).")
+@click.option("--business", "business_name", required=True, help="Business name (created if new).")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--timezone", "tz", default="UTC", show_default=True, help="IANA timezone of a new business.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--currency", default="USD", show_default=True, help="Currency of a new business.")
+def create_user(email, password, business_name, role, tz, name, currency):
+    """Create a user (or add a membership to an existing one)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        fail(f"{email!r} is not a valid e-mail address: {exc}")
+    if len(password) < 8:
+        fail("the password must have at least 8 characters.")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"{tz!r} is not an IANA timezone name (for example Europe/London).")
+    business = find_business(business_name)
+    if business is None:
+        business = Business(name=business_name, timezone=tz, currency=currency.upper()[:3])
+        db.session.add(business)
+        click.echo(f"Created business {business_name!r} ({tz}).")
+    user = find_user(email)
+    if user is None:
+        user = User(email=email, name=name or email.split("@")[0])
+        user.set_password(password)
+        db.session.add(user)
+        click.echo(f"Created user {email}.")
+    else:
+        user.set_password(password)
+        if name:
+            user.name = name
+    db.session.flush()
+    membership = db.session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.business_id == business.id)
+    )
+    if membership is None:
+        db.session.add(Membership(user=user, business=business, role=role))
+        click.echo(f"Added {email} to {business_name!r} as {role}.")
+    else:
+        membership.role = role
+        membership.is_active = True
+        click.echo(f"{email} is {role} of {business_name!r}.")
+    db.session.commit()
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--business", "business_name", default=None, help="Which business the token acts in.")
+def create_token_command(email, business_name):
+    """Print a new API token (and nothing else on stdout)."""
+    from dashboard.auth.tokens import create_token
+
+    user = find_user(email)
+    if user is None:
+        fail(f"no user with e-mail {email}.")
+    memberships = [m for m in user.memberships if m.is_active]
+    if business_name:
+        memberships = [m for m in memberships if m.business.name == business_name]
+        if not memberships:
+            fail(f"{email} is not an active member of {business_name!r}.")
+    if not memberships:
+        fail(f"{email} is not an active member of any business.")
+    if len(memberships) > 1:
+        names = ", ".join(sorted(m.business.name for m in memberships))
+        fail(f"{email} belongs to several businesses ({names}); choose one with --business.")
+    click.echo(create_token(memberships[0]))
+
+
+@users_cli.command("revoke-tokens")
+@click.argument("email")
+def revoke_tokens_command(email):
+    """Revoke every API token of a user."""
+    from dashboard.auth.tokens import revoke_tokens
+
+    user = find_user(email)
+    if user is None:
+        fail(f"no user with e-mail {email}.")
+    count = revoke_tokens(user)
+    click.echo(f"Revoked {count} token(s) of {email}.")
+
+
+@demo_cli.command("seed")
+@click.option("--business", "business_name", default=None, help="Seed only this business.")
+@click.option("--sales", default=None, type=click.IntRange(min=0), help="Number of sales.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has businesses.")
+def seed_command(business_name, sales, if_empty):
+    """Seed deterministic demo POS data."""
+    from dashboard import demo
+
+    if if_empty and db.session.scalar(select(func.count(Business.id))):
+        click.echo("Database already has data; demo seed skipped.")
+        return
+    if business_name:
+        summary = demo.seed_business(business_name, sales=sales if sales is not None else 5000)
+        click.echo(summary.describe())
+    else:
+        for summary in demo.seed_default(sales=sales):
+            click.echo(summary.describe())
+        click.echo("")
+        click.echo(f"Demo logins (password: {demo.DEMO_PASSWORD}):")
+        for line in demo.demo_logins():
+            click.echo("  " + line)
+
+
+def init_app(app: Flask) -> None:
+    for group in (users_cli, demo_cli, exports_cli, scheduler_cli):
+        app.cli.add_command(group)

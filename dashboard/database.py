@@ -1,0 +1,47 @@
+"""Engine set-up that every dialect needs: SQLite in WAL mode with a busy timeout."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from dashboard.extensions import db
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception:  # an in-memory database has no WAL; nothing to do
+        pass
+    cursor.close()
+
+
+def configure_engine_options(app: Flask) -> None:
+    """Called before db.init_app(): Flask-SQLAlchemy builds its engine from these options."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        options.setdefault("connect_args", {})
+        options["connect_args"].setdefault("timeout", 30)
+        options["connect_args"].setdefault("check_same_thread", False)
+        if uri in ("sqlite://", "sqlite:///:memory:"):
+            from sqlalchemy.pool import StaticPool
+
+            options["poolclass"] = StaticPool
+    else:
+        options.setdefault("pool_size", 5)
+        options.setdefault("max_overflow", 10)
+        options.setdefault("pool_recycle", 1800)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine: Engine = db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)

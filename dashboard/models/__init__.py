@@ -1,0 +1,37 @@
+"""All models, importable from one place (Alembic autogenerate reads them from here)."""
+
+from dashboard.models.automation import (
+    ExportHistory,
+    ExportNotificationSettings,
+    ExportSchedule,
+    MailMessage,
+)
+from dashboard.models.pos import (
+    ApiToken,
+    AuditLog,
+    Business,
+    CreditTransaction,
+    Customer,
+    Membership,
+    Product,
+    Sale,
+    SaleLine,
+    User,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "Business",
+    "CreditTransaction",
+    "Customer",
+    "ExportHistory",
+    "ExportNotificationSettings",
+    "ExportSchedule",
+    "MailMessage",
+    "Membership",
+    "Product",
+    "Sale",
+    "SaleLine",
+    "User",
+]

@@ -1,0 +1,242 @@
+"""Export automation: schedules, run history, notification settings and the mail outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dashboard.extensions import db
+from dashboard.models.pos import Business, Membership, User
+from dashboard.models.types import GUID, JSONType, UTCDateTime, new_uuid, utcnow
+
+EXPORT_TYPES = ("SALES", "CUSTOMERS", "INVENTORY", "AUDIT_LOGS")
+FORMATS = ("excel", "csv", "pdf")
+FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY")
+TRIGGERS = ("MANUAL", "SCHEDULED", "API")
+
+STATUS_PENDING = "PENDING"
+STATUS_PROCESSING = "PROCESSING"
+STATUS_COMPLETED = "COMPLETED"
+STATUS_FAILED = "FAILED"
+STATUS_EMAILED = "EMAILED"
+STATUSES = (STATUS_PENDING, STATUS_PROCESSING, STATUS_COMPLETED, STATUS_FAILED, STATUS_EMAILED)
+FINISHED_STATUSES = (STATUS_COMPLETED, STATUS_FAILED, STATUS_EMAILED)
+SUCCESS_STATUSES = (STATUS_COMPLETED, STATUS_EMAILED)
+
+
+def dedupe_emails(addresses) -> list[str]:
+    """Addresses in order, without blanks and without case-insensitive repeats."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for address in addresses or []:
+        address = (address or "").strip()
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            result.append(address)
+    return result
+
+
+class ExportSchedule(db.Model):
+    __tablename__ = "export_schedules"
+    __table_args__ = (
+        Index("ix_export_schedules_business_active", "business_id", "is_active"),
+        # The poller's query: active schedules ordered by next_run_at.
+        Index("ix_export_schedules_active_next_run", "is_active", "next_run_at"),
+        Index("ix_export_schedules_next_run_at", "next_run_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=new_uuid)
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    export_type: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(8))
+    frequency: Mapped[str] = mapped_column(String(8))
+    hour: Mapped[int] = mapped_column(Integer, default=0)
+    minute: Mapped[int] = mapped_column(Integer, default=0)
+    day_of_week: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    day_of_month: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    week_of_month: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    recipients: Mapped[list] = mapped_column(JSONType(), default=list)
+    include_creator_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_subject: Mapped[str] = mapped_column(String(255), default="")
+    email_message: Mapped[str] = mapped_column(Text, default="")
+    filters: Mapped[dict] = mapped_column(JSONType(), default=dict)
+    skip_if_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    business: Mapped[Business] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    def creator_is_member(self) -> bool:
+        if self.created_by_id is None:
+            return False
+        return (
+            db.session.scalar(
+                select(Membership.id).where(
+                    Membership.user_id == self.created_by_id,
+                    Membership.business_id == self.business_id,
+                    Membership.is_active.is_(True),
+                )
+            )
+            is not None
+        )
+
+    def get_recipients_list(self) -> list[str]:
+        """Recipients plus the creator (when asked and still a member), de-duplicated in order."""
+        addresses = list(self.recipients or [])
+        if self.include_creator_email and self.created_by is not None and self.creator_is_member():
+            addresses.append(self.created_by.email)
+        return dedupe_emails(addresses)
+
+    def __repr__(self) -> str:
+        return f"<ExportSchedule {self.name!r} {self.frequency}>"
+
+
+class ExportHistory(db.Model):
+    __tablename__ = "export_history"
+    __table_args__ = (
+        Index("ix_export_history_business_created", "business_id", "created_at"),
+        Index("ix_export_history_schedule_status", "schedule_id", "status"),
+        Index("ix_export_history_user_created", "user_id", "created_at"),
+        Index("ix_export_history_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_export_history_status_retry", "status", "next_retry_at"),
+        # One run per schedule and occurrence, whatever the number of pollers.
+        UniqueConstraint("schedule_id", "occurrence_at", name="uq_export_history_schedule_occurrence"),
+        # One retry per failed run.
+        UniqueConstraint("retry_of_id", name="uq_export_history_retry_of"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=new_uuid)
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("export_schedules.id", ondelete="SET NULL"), nullable=True
+    )
+    schedule_name: Mapped[str] = mapped_column(String(255), default="")
+    export_type: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(8))
+    trigger: Mapped[str] = mapped_column(String(16), default="MANUAL")
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_PENDING)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    file_path: Mapped[str] = mapped_column(String(1024), default="")
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_records: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    filters_applied: Mapped[dict] = mapped_column(JSONType(), default=dict)
+    send_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    override_recipients: Mapped[list | None] = mapped_column(JSONType(), nullable=True)
+    email_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_recipients: Mapped[list] = mapped_column(JSONType(), default=list)
+    email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    email_delivery: Mapped[list] = mapped_column(JSONType(), default=list)
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    error_traceback: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Runner bookkeeping
+    occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retry_of_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("export_history.id", ondelete="SET NULL"), nullable=True
+    )
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    business: Mapped[Business] = relationship()
+    user: Mapped[User | None] = relationship()
+    schedule: Mapped[ExportSchedule | None] = relationship()
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
+
+    @property
+    def file_size_mb(self) -> float:
+        return round((self.file_size or 0) / (1024 * 1024), 2)
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status in SUCCESS_STATUSES and bool(self.file_path)
+
+    def __repr__(self) -> str:
+        return f"<ExportHistory {self.id} {self.export_type} {self.status}>"
+
+
+class ExportNotificationSettings(db.Model):
+    __tablename__ = "export_notification_settings"
+
+    id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=new_uuid)
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), unique=True
+    )
+    notify_on_success: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_on_failure: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_recipients: Mapped[list] = mapped_column(JSONType(), default=list)
+    from_name: Mapped[str] = mapped_column(String(255), default="")
+    reply_to_email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    business: Mapped[Business] = relationship()
+
+
+MAIL_PENDING = "pending"
+MAIL_SENDING = "sending"
+MAIL_SENT = "sent"
+MAIL_FAILED = "failed"
+
+
+class MailMessage(db.Model):
+    """The mail outbox: one row per (purpose, recipient). Its unique key makes a second send of the
+    same mail to the same person impossible; its Message-ID is fixed before the first attempt."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=new_uuid)
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    history_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("export_history.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # export | failure | success | summary
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    message_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=MAIL_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    payload: Mapped[dict] = mapped_column(JSONType(), default=dict)

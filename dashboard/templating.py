@@ -1,0 +1,63 @@
+"""Template helpers: times in the business's timezone, human sizes and durations, htmx source."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, url_for
+from flask_login import current_user
+
+from dashboard.tenancy import active_memberships, current_business, current_membership
+
+
+def to_zone(value: datetime | None, tz_name: str | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(ZoneInfo(tz_name or "UTC"))
+    except Exception:
+        return value.astimezone(UTC)
+
+
+def format_local(value: datetime | None, tz_name: str | None = None, fmt: str = "%d %b %Y %H:%M") -> str:
+    if value is None:
+        return "—"
+    if tz_name is None:
+        business = current_business()
+        tz_name = business.timezone if business else "UTC"
+    local = to_zone(value, tz_name)
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+def format_utc(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["utctime"] = format_utc
+
+    @app.context_processor
+    def inject_layout():
+        def htmx_src() -> str:
+            return app.config.get("HTMX_URL") or url_for(
+                "static", filename=f"vendor/htmx-{app.config['HTMX_VERSION']}.min.js"
+            )
+
+        memberships = []
+        if current_user.is_authenticated:
+            memberships = active_memberships(current_user)
+        return {
+            "htmx_src": htmx_src,
+            "htmx_integrity": app.config.get("HTMX_INTEGRITY") if app.config.get("HTMX_URL") else "",
+            "current_membership": current_membership() if current_user.is_authenticated else None,
+            "current_business": current_business() if current_user.is_authenticated else None,
+            "user_memberships": memberships,
+        }

@@ -1,0 +1,123 @@
+"""The current business, role checks, and the one place where tenant scoping happens.
+
+Every lookup of tenant data goes through `scoped()` or `get_scoped_or_404()`: an object of
+another business answers 404, exactly like a missing one, without any view remembering to check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import wraps
+
+from flask import abort, g, session
+from flask_login import current_user
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.models.pos import ROLE_OWNER, Business, Membership
+
+SESSION_BUSINESS_KEY = "business_id"
+
+
+def active_memberships(user) -> list[Membership]:
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .join(Business)
+            .where(Membership.user_id == user.id, Membership.is_active.is_(True))
+            .order_by(Business.name)
+        )
+    )
+
+
+def current_membership() -> Membership | None:
+    """The membership this request acts as: the API token's, else the session's chosen business."""
+    if "membership" in g:
+        return g.membership
+    membership = None
+    if getattr(g, "token_membership", None) is not None:
+        membership = g.token_membership
+    elif current_user.is_authenticated:
+        memberships = active_memberships(current_user)
+        wanted = session.get(SESSION_BUSINESS_KEY)
+        membership = next((m for m in memberships if str(m.business_id) == wanted), None)
+        if membership is None and memberships:
+            membership = memberships[0]
+    g.membership = membership
+    return membership
+
+
+def current_business() -> Business | None:
+    membership = current_membership()
+    return membership.business if membership else None
+
+
+def require_business() -> Business:
+    business = current_business()
+    if business is None:
+        abort(403, "You are not a member of any business.")
+    return business
+
+
+def is_owner() -> bool:
+    membership = current_membership()
+    return bool(membership and membership.role == ROLE_OWNER)
+
+
+def role_required(role: str):
+    """Decorator: 403 unless the current membership has `role` (owners pass every check)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            membership = current_membership()
+            if membership is None:
+                abort(403)
+            if role == ROLE_OWNER and membership.role != ROLE_OWNER:
+                abort(403, "Only the business's owners can open this.")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def scoped(model, business_id=None):
+    """`select(model)` limited to one business (the current one unless given)."""
+    if business_id is None:
+        business_id = require_business().id
+    return select(model).where(model.business_id == business_id)
+
+
+def get_scoped(model, object_id, business_id=None):
+    """The object of this business with this id, or None (malformed ids included)."""
+    parsed = parse_uuid(object_id)
+    if parsed is None:
+        return None
+    return db.session.scalar(scoped(model, business_id).where(model.id == parsed))
+
+
+def get_scoped_or_404(model, object_id, business_id=None):
+    obj = get_scoped(model, object_id, business_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def switch_business(business_id) -> bool:
+    """Make `business_id` the session's business if the signed-in user is an active member."""
+    for membership in active_memberships(current_user):
+        if str(membership.business_id) == str(business_id):
+            session[SESSION_BUSINESS_KEY] = str(membership.business_id)
+            g.pop("membership", None)
+            return True
+    return False
