@@ -1,0 +1,47 @@
+"""The one validation error type every service raises and every entry point renders.
+
+`errors` maps a field name to its messages, as the API's 400 body shows them:
+`{"errors": {"hour": ["Enter an hour from 0 to 23."]}}`. Cross-field problems go under
+`"non_field_errors"`; nested filter fields use dotted names such as `"filters.start_date"`.
+"""
+
+from __future__ import annotations
+
+NON_FIELD = "non_field_errors"
+
+
+class ValidationError(Exception):
+    def __init__(self, errors: dict[str, list[str]] | str):
+        if isinstance(errors, str):
+            errors = {NON_FIELD: [errors]}
+        self.errors: dict[str, list[str]] = errors
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in self.errors.items())
+
+
+class ErrorCollector:
+    """Collects field errors while validating, then raises them together."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def merge(self, errors: dict[str, list[str]]) -> None:
+        for field, messages in errors.items():
+            for message in messages:
+                self.add(field, message)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
+class NotPossible(Exception):
+    """The action is not possible in the object's current state (the API answers 409)."""
