@@ -39,6 +39,7 @@ __all__ = [
     "Occurrence",
     "ScheduleCalculator",
     "Timing",
+    "WEEKDAY_NAMES",
     "describe_timing",
     "next_occurrence",
     "next_occurrences",
