@@ -27,6 +27,14 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'dashboard.sqlite3'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # PostgreSQL connection pool, per process (each gunicorn worker has its own): requests, the export
+    # threads (EXPORT_WORKERS) and the scheduler's jobs draw from it. See docs/deploy.md for sizing.
+    DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+    DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 10)
+    DB_POOL_TIMEOUT = _int("DB_POOL_TIMEOUT", 30)
+    DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
+    # Seconds to wait for a new PostgreSQL connection: a dead server answers /healthz quickly.
+    DB_CONNECT_TIMEOUT = _int("DB_CONNECT_TIMEOUT", 10)
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 
     # Storage
@@ -48,17 +56,32 @@ class Config:
     MAIL_MAX_ATTACHMENT_MB = float(os.environ.get("MAIL_MAX_ATTACHMENT_MB", 10))
     MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
     MAIL_SUPPRESS_SEND = not bool(os.environ.get("MAIL_SERVER"))
+    # Outbox retries (dashboard/automation/delivery.py): base x 2^(n-1), capped; given up after hours.
+    MAIL_RETRY_BASE_SECONDS = float(os.environ.get("MAIL_RETRY_BASE_SECONDS", 60))
+    MAIL_RETRY_MAX_SECONDS = float(os.environ.get("MAIL_RETRY_MAX_SECONDS", 3600))
+    MAIL_GIVE_UP_HOURS = float(os.environ.get("MAIL_GIVE_UP_HOURS", 48))
+    # Unset: max(600, 10 x MAIL_TIMEOUT), computed by the delivery code.
+    MAIL_SENDING_LEASE_SECONDS = (
+        float(os.environ["MAIL_SENDING_LEASE_SECONDS"])
+        if os.environ.get("MAIL_SENDING_LEASE_SECONDS")
+        else None
+    )
 
     # Automation
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 60)
+    # How often the retry job looks for failed runs; unset: max(SCHEDULER_POLL_SECONDS, 60).
+    SCHEDULER_RETRY_SECONDS = float(os.environ.get("SCHEDULER_RETRY_SECONDS") or 0) or None
+    # "app": create_app() starts the scheduler; "postfork": gunicorn.conf.py starts it in each worker
+    # after the fork (set by gunicorn.conf.py itself, so that --preload never starts it in the arbiter).
+    SCHEDULER_START = os.environ.get("SCHEDULER_START", "app")
     EXPORT_RETENTION_DAYS = _int("EXPORT_RETENTION_DAYS", 30)
     EXPORT_WORKERS = _int("EXPORT_WORKERS", 2)
     EXPORT_STALE_SECONDS = _int("EXPORT_STALE_SECONDS", 1800)
     EXPORT_MAX_RETRIES = _int("EXPORT_MAX_RETRIES", 3)
     EXPORT_RETRY_BASE_SECONDS = _int("EXPORT_RETRY_BASE_SECONDS", 300)
     EXPORT_SYNC = _bool("EXPORT_SYNC", False)  # run exports inline (tests, CLI)
-    PDF_MAX_ROWS = _int("PDF_MAX_ROWS", 10000)
+    PDF_MAX_ROWS = _int("PDF_MAX_ROWS", 2000)  # interim, from bench/bench_exports.py (xhtml2pdf ~100 rows/s)
     DOWNLOAD_LINK_TTL_DAYS = _int("DOWNLOAD_LINK_TTL_DAYS", 7)
     MAX_RECIPIENTS = _int("MAX_RECIPIENTS", 50)
     API_MAX_BODY_KB = _int("API_MAX_BODY_KB", 256)
@@ -76,11 +99,16 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
     # Rate limits (Flask-Limiter); use redis:// under gunicorn so limits hold across workers.
+    REDIS_URL = os.environ.get("REDIS_URL", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+
+    # Logs: "text" for people, "json" or "keyvalue" for log collectors (dashboard/logging_setup.py).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     TESTING = False
     DEBUG = False
@@ -93,6 +121,17 @@ class DevelopmentConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    PREFERRED_URL_SCHEME = "https" if Config.BASE_URL.startswith("https://") else "http"
+    # Every worker on every host must count against the same limits: Redis when it is configured
+    # (RATELIMIT_STORAGE_URI, else REDIS_URL). A Redis outage must not take the site down with it:
+    # Flask-Limiter then counts in memory per process until Redis answers again.
+    RATELIMIT_STORAGE_URI = (
+        os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    )
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
 
 
 class TestConfig(Config):

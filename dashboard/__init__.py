@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -89,8 +88,7 @@ def _check_production_settings(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
-    if not app.testing:
-        logging.basicConfig(
-            level=os.environ.get("LOG_LEVEL", "INFO"),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+    # Structured lines (LOG_FORMAT text/json/keyvalue) carrying log_context() fields such as history_id.
+    from dashboard import logging_setup
+
+    logging_setup.init_app(app)

@@ -34,9 +34,13 @@ def configure_engine_options(app: Flask) -> None:
 
             options["poolclass"] = StaticPool
     else:
-        options.setdefault("pool_size", 5)
-        options.setdefault("max_overflow", 10)
-        options.setdefault("pool_recycle", 1800)
+        options.setdefault("pool_size", app.config.get("DB_POOL_SIZE", 5))
+        options.setdefault("max_overflow", app.config.get("DB_MAX_OVERFLOW", 10))
+        options.setdefault("pool_timeout", app.config.get("DB_POOL_TIMEOUT", 30))
+        options.setdefault("pool_recycle", app.config.get("DB_POOL_RECYCLE", 1800))
+        if uri.startswith("postgresql"):
+            options.setdefault("connect_args", {})
+            options["connect_args"].setdefault("connect_timeout", app.config.get("DB_CONNECT_TIMEOUT", 10))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

@@ -9,3 +9,9 @@ def register(app: Flask) -> None:
     from dashboard.api.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+
+    # The JSON API of export automation (docs/api.md; the document at /api/openapi.json).
+    from dashboard.api import exports, history, notifications, openapi, schedules
+
+    for module in (schedules, history, notifications, exports, openapi):
+        app.register_blueprint(module.bp)

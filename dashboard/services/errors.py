@@ -45,3 +45,7 @@ class ErrorCollector:
 
 class NotPossible(Exception):
     """The action is not possible in the object's current state (the API answers 409)."""
+
+
+class PageNotFound(Exception):
+    """A page past the end of a paginated list (the API answers 404)."""

@@ -6,6 +6,18 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from dashboard.web.common import register_template_helpers
+    from dashboard.web.exports import bp as exports_bp
+    from dashboard.web.history import bp as history_bp
     from dashboard.web.home import bp as home_bp
+    from dashboard.web.schedules import bp as schedules_bp
+    from dashboard.web.settings import bp as settings_bp
+    from dashboard.web.statistics import bp as statistics_bp
 
-    app.register_blueprint(home_bp)
+    register_template_helpers(app)
+    for blueprint in (home_bp, schedules_bp, exports_bp, history_bp, statistics_bp, settings_bp):
+        app.register_blueprint(blueprint)
+
+    from dashboard.web.downloads import bp as downloads_bp
+
+    app.register_blueprint(downloads_bp)

@@ -1,17 +1,54 @@
-"""Home: what needs attention first."""
+"""Home: what needs attention first (failed runs of the last 7 days, overdue schedules), then the
+next runs and the latest exports with their download buttons."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from flask import Blueprint
+from flask_login import login_required
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.models.automation import ExportSchedule
+from dashboard.services import history as history_service
+from dashboard.services import schedules as schedule_service
+from dashboard.services.presenters import schedule_to_dict
 from dashboard.tenancy import require_business
+from dashboard.web.common import render_page
+from dashboard.web.history import run_view
 
 bp = Blueprint("home", __name__)
+
+FAILED_SHOWN = 5
+NEXT_SHOWN = 5
+LATEST_SHOWN = 6
 
 
 @bp.route("/")
 @login_required
 def index():
     business = require_business()
-    return render_template("home/index.html", business=business)
+    now = datetime.now(UTC)
+    # "The last 7 days" as the business counts days: today and the six before it.
+    since = (now.astimezone(ZoneInfo(business.timezone)) - timedelta(days=6)).date()
+    failed_query = history_service.history_query(business, {"status": "FAILED", "start_date": since})
+    failed_page = db.paginate(failed_query, page=1, per_page=FAILED_SHOWN, error_out=False)
+    overdue = schedule_service.overdue_schedules(business, now)
+    upcoming = schedule_service.upcoming_schedules(business, NEXT_SHOWN, now=now)
+    has_schedules = db.session.scalar(
+        select(ExportSchedule.id).where(ExportSchedule.business_id == business.id).limit(1)
+    )
+    return render_page(
+        "home/index.html",
+        "home/partials/_content.html",
+        business=business,
+        failed=[run_view(h) for h in failed_page.items],
+        failed_total=failed_page.total,
+        overdue=[{"obj": s, "s": schedule_to_dict(s, now)} for s in overdue],
+        upcoming=[{"obj": s, "s": schedule_to_dict(s, now)} for s in upcoming],
+        latest=[run_view(h) for h in history_service.recent_history(business, LATEST_SHOWN)],
+        has_schedules=has_schedules is not None,
+        since=since,
+    )

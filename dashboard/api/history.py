@@ -1,0 +1,126 @@
+"""/api/reports/automation/history/: list, retrieve, download, rerun, statistics and recent."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import abort, jsonify, request, send_file
+
+from dashboard.api.common import (
+    AUTOMATION_PREFIX,
+    api_blueprint,
+    api_business,
+    api_user,
+    error_body,
+    paginate,
+    route,
+)
+from dashboard.automation.delivery import CONTENT_TYPES
+from dashboard.automation.runner import ScheduledExportRunner
+from dashboard.automation.storage import ExportFileNotFound, StorageError, get_storage
+from dashboard.extensions import db
+from dashboard.models.automation import SUCCESS_STATUSES, ExportHistory
+from dashboard.models.pos import ROLE_OWNER
+from dashboard.services import history as service
+from dashboard.services.audit import record_audit
+from dashboard.services.presenters import history_to_dict
+from dashboard.services.validation import validate_history_params
+from dashboard.tenancy import role_required
+from dashboard.web.downloads import safe_download_name
+
+log = logging.getLogger(__name__)
+
+bp = api_blueprint("api_history", __name__, AUTOMATION_PREFIX + "/history")
+
+TRIGGER_API = "API"
+
+
+def _history_or_404(history_id: uuid.UUID) -> ExportHistory:
+    # Another business's run, a missing one and a malformed id all answer the same 404.
+    history = service.get_history(api_business(), history_id)
+    if history is None:
+        abort(404)
+    return history
+
+
+@route(bp, "/", ["GET"])
+def list_history():
+    params = validate_history_params(request.args)
+    stmt = service.history_query(api_business(), params)
+    return paginate(stmt, params["page"], params["page_size"], history_to_dict)
+
+
+@route(bp, "/statistics/", ["GET"])
+@role_required(ROLE_OWNER)
+def statistics():
+    return jsonify(service.statistics(api_business()))
+
+
+@route(bp, "/recent/", ["GET"])
+def recent():
+    return jsonify([history_to_dict(h) for h in service.recent_history(api_business())])
+
+
+@route(bp, "/<uuid:id>/", ["GET"])
+def retrieve(id: uuid.UUID):
+    return jsonify(history_to_dict(_history_or_404(id), detail=True))
+
+
+def _not_downloadable(history: ExportHistory):
+    if history.status not in SUCCESS_STATUSES:
+        return error_body(
+            409,
+            f"This export is {history.status}: only COMPLETED or EMAILED exports can be downloaded.",
+        )
+    return error_body(409, "This export's file is no longer stored (it was cleaned up). Run it again.")
+
+
+@route(bp, "/<uuid:id>/download/", ["GET"])
+def download(id: uuid.UUID):
+    history = _history_or_404(id)
+    if not history.is_downloadable:
+        return _not_downloadable(history)
+    storage = get_storage()
+    try:
+        local_path = getattr(storage, "local_path", None)
+        if local_path is not None:
+            source = local_path(history.file_path)
+            if not source.is_file():
+                raise ExportFileNotFound(history.file_path)
+        else:
+            source = storage.get_export_file(history.file_path)
+    except ExportFileNotFound:
+        return _not_downloadable(history)
+    except StorageError:
+        log.exception("API download: export %s could not be opened", history.id)
+        return _not_downloadable(history)
+    if request.method != "HEAD":
+        record_audit(
+            history.business_id,
+            "export.download",
+            user_id=api_user().id,
+            entity="export_history",
+            entity_id=history.id,
+            details="via API",
+        )
+        db.session.commit()
+    response = send_file(
+        source,
+        mimetype=CONTENT_TYPES.get(history.format, "application/octet-stream"),
+        as_attachment=True,
+        download_name=safe_download_name(history.file_name, history.format),
+        max_age=0,
+        etag=False,
+        conditional=False,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@route(bp, "/<uuid:id>/rerun/", ["POST"])
+def rerun(id: uuid.UUID):
+    history = ScheduledExportRunner().rerun_history(_history_or_404(id), api_user(), TRIGGER_API)
+    response = jsonify(history_to_dict(history, detail=True))
+    response.status_code = 202
+    return response

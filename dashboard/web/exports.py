@@ -1,0 +1,65 @@
+"""One-off export: choose the type, format and filters, run it, and watch it finish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from flask_login import current_user, login_required
+
+from dashboard.services import history as history_service
+from dashboard.services.errors import NotPossible, ValidationError
+from dashboard.services.validation import validate_one_off_export
+from dashboard.tenancy import require_business
+from dashboard.web import forms
+from dashboard.web.common import ERROR, render_page, toast
+from dashboard.web.history import run_view
+from dashboard.web.runs import runner
+from dashboard.web.schedules import _choices
+
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+RECENT = 8
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    require_business()
+
+
+def _context(values: dict[str, Any], errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    business = require_business()
+    return {
+        "business": business,
+        "values": values,
+        "errors": errors or {},
+        "choices": _choices(),
+        "runs": [run_view(h) for h in history_service.recent_history(business, RECENT)],
+    }
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    if request.method == "GET":
+        return render_page("exports/new.html", "exports/partials/_panel.html", **_context(forms.new_export_values()))
+    business = require_business()
+    values = forms.export_form_from_request(request.form)
+    try:
+        cleaned = validate_one_off_export(forms.export_payload(values))
+        runner().start_one_off_export(
+            business,
+            current_user,
+            cleaned["export_type"],
+            cleaned["format"],
+            cleaned.get("filters") or {},
+            cleaned.get("recipients") or [],
+            "MANUAL",
+        )
+    except ValidationError as exc:
+        return render_page("exports/new.html", "exports/partials/_panel.html", status=422, **_context(values, exc.errors))
+    except NotPossible as exc:
+        response = render_page("exports/new.html", "exports/partials/_panel.html", **_context(values))
+        return toast(response, str(exc), ERROR)
+    mailed = f" It will be e-mailed to {', '.join(cleaned['recipients'])}." if cleaned.get("recipients") else ""
+    response = render_page("exports/new.html", "exports/partials/_panel.html", **_context(values))
+    return toast(response, "Export started: it appears at the top of the list below." + mailed)

@@ -1,0 +1,337 @@
+"""Form parsing for the schedule and export pages: strings in, the services' payloads out.
+
+No rules live here: a form's values are kept as typed (so a re-rendered form shows what the person
+entered), and turned into the same payload the JSON API sends, which the services validate with the
+same messages. What is here is only the shape of the form itself: which day fields the chosen
+frequency shows, what a select offers, and the initial values of fields not rendered yet.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from flask import session
+from werkzeug.datastructures import MultiDict
+
+from dashboard.automation.calculator import WEEKDAY_NAMES
+from dashboard.exports.filters import DATE_RANGES, EXPORT_TYPE_LABELS, FILTER_FIELDS, FORMAT_LABELS
+from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES
+from dashboard.services.validation import is_timezone_name, schedule_data_from_form, split_addresses
+
+CUSTOM_DATES = "custom"
+MONTHLY_BY_DAY = "day"
+MONTHLY_BY_WEEKDAY = "weekday"
+
+FREQUENCY_CHOICES = [("DAILY", "Every day"), ("WEEKLY", "Every week"), ("MONTHLY", "Every month")]
+WEEKDAY_CHOICES = [(str(i), name) for i, name in enumerate(WEEKDAY_NAMES)]
+WEEK_OF_MONTH_CHOICES = [("1", "1st"), ("2", "2nd"), ("3", "3rd"), ("4", "4th"), ("-1", "Last")]
+DAY_OF_MONTH_CHOICES = [(str(d), f"Day {d}") for d in range(1, 32)] + [("-1", "Last day of the month")]
+EXPORT_TYPE_CHOICES = [(t, EXPORT_TYPE_LABELS[t]) for t in EXPORT_TYPES]
+FORMAT_CHOICES = [(f, FORMAT_LABELS[f]) for f in FORMATS]
+DATE_RANGE_CHOICES = list(DATE_RANGES.items()) + [(CUSTOM_DATES, "Custom dates…")]
+FILTER_LABELS = {
+    "include_credit_history": "Include credit history (charges, payments, last credit date)",
+    "exclude_zero_value": "Leave out products with no stock value",
+}
+TIMING_KEYS = ("frequency", "hour", "minute", "day_of_week", "day_of_month", "week_of_month", "timezone")
+
+
+@lru_cache(maxsize=1)
+def timezone_names() -> tuple[str, ...]:
+    from zoneinfo import available_timezones
+
+    return tuple(sorted(name for name in available_timezones() if is_timezone_name(name)))
+
+
+def _text(form: Mapping[str, Any], name: str, default: str = "") -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else default
+
+
+def _checked(form: Mapping[str, Any], name: str) -> bool:
+    return _text(form, name).lower() in {"y", "yes", "on", "true", "1"}
+
+
+# --------------------------------------------------------------------------------------------
+# Schedules
+
+
+def new_schedule_values(business_timezone: str) -> dict[str, Any]:
+    """What a new schedule form starts with."""
+    return {
+        "name": "",
+        "export_type": "SALES",
+        "format": "excel",
+        "frequency": "WEEKLY",
+        "monthly_mode": MONTHLY_BY_DAY,
+        "hour": "08",
+        "minute": "00",
+        "day_of_week": "0",
+        "day_of_month": "1",
+        "week_of_month": "1",
+        "timezone": business_timezone,
+        "recipients": [],
+        "include_creator_email": True,
+        "email_subject": "",
+        "email_message": "",
+        "filters": {},
+        "date_mode": "",
+        "skip_if_empty": False,
+        "is_active": True,
+    }
+
+
+def schedule_form_values(schedule_values: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved schedule (`services.schedules.schedule_values`) as the form shows it."""
+    filters = dict(schedule_values.get("filters") or {})
+
+    def as_text(value: Any, default: str) -> str:
+        return default if value is None else str(value)
+
+    return {
+        "name": schedule_values.get("name") or "",
+        "export_type": schedule_values.get("export_type") or "SALES",
+        "format": schedule_values.get("format") or "excel",
+        "frequency": schedule_values.get("frequency") or "DAILY",
+        "monthly_mode": MONTHLY_BY_WEEKDAY
+        if schedule_values.get("week_of_month") is not None
+        else MONTHLY_BY_DAY,
+        "hour": _two_digits(schedule_values.get("hour")),
+        "minute": _two_digits(schedule_values.get("minute")),
+        "day_of_week": as_text(schedule_values.get("day_of_week"), "0"),
+        "day_of_month": as_text(schedule_values.get("day_of_month"), "1"),
+        "week_of_month": as_text(schedule_values.get("week_of_month"), "1"),
+        "timezone": schedule_values.get("timezone") or "UTC",
+        "recipients": list(schedule_values.get("recipients") or []),
+        "include_creator_email": bool(schedule_values.get("include_creator_email")),
+        "email_subject": schedule_values.get("email_subject") or "",
+        "email_message": schedule_values.get("email_message") or "",
+        "filters": filters,
+        "date_mode": _date_mode(filters),
+        "skip_if_empty": bool(schedule_values.get("skip_if_empty")),
+        "is_active": bool(schedule_values.get("is_active")),
+    }
+
+
+def _two_digits(value: Any) -> str:
+    """08 rather than 8 (the form shows a 24-hour clock)."""
+    return f"{value:02d}" if isinstance(value, int) and value >= 0 else ("00" if value is None else str(value))
+
+
+def _date_mode(filters: Mapping[str, Any]) -> str:
+    if filters.get("date_range"):
+        return str(filters["date_range"])
+    if filters.get("start_date") or filters.get("end_date"):
+        return CUSTOM_DATES
+    return ""
+
+
+def _filter_values(form: Mapping[str, Any], export_type: str) -> tuple[dict[str, Any], str]:
+    """The export type's filter fields as typed, and the date mode ("", a range, or custom)."""
+    filters: dict[str, Any] = {}
+    kinds = FILTER_FIELDS.get(export_type, {})
+    date_mode = _text(form, "filters.date_range")
+    for key, kind in kinds.items():
+        if kind is bool:
+            filters[key] = _checked(form, f"filters.{key}")
+        elif key in ("start_date", "end_date"):
+            filters[key] = _text(form, f"filters.{key}")
+    if "date_range" in kinds and date_mode and date_mode != CUSTOM_DATES:
+        filters["date_range"] = date_mode
+    return filters, date_mode if "date_range" in kinds else ""
+
+
+def schedule_form_from_request(form: MultiDict, business_timezone: str) -> dict[str, Any]:
+    """The schedule form as submitted (or as it stands when htmx re-renders a part of it).
+
+    Day fields that the chosen frequency shows but that are not in the form yet (the person just
+    switched frequency and the fieldset is being re-rendered) take their initial values, so the
+    preview and the re-rendered fieldset agree whichever answer arrives first.
+    """
+    defaults = new_schedule_values(business_timezone)
+    export_type = _text(form, "export_type", "SALES").upper() or "SALES"
+    filters, date_mode = _filter_values(form, export_type)
+    values: dict[str, Any] = {
+        "name": _text(form, "name"),
+        "export_type": export_type,
+        "format": _text(form, "format") or "excel",
+        "frequency": _text(form, "frequency").upper() or "DAILY",
+        "monthly_mode": _text(form, "monthly_mode") or MONTHLY_BY_DAY,
+        "hour": _text(form, "hour"),
+        "minute": _text(form, "minute"),
+        "timezone": _text(form, "timezone"),
+        "recipients": [address for raw in form.getlist("recipients") for address in split_addresses(raw)],
+        "include_creator_email": _checked(form, "include_creator_email"),
+        "email_subject": form.get("email_subject", ""),
+        "email_message": form.get("email_message", ""),
+        "filters": filters,
+        "date_mode": date_mode,
+        "skip_if_empty": _checked(form, "skip_if_empty"),
+        "is_active": _checked(form, "is_active"),
+    }
+    for key in ("day_of_week", "day_of_month", "week_of_month"):
+        values[key] = _text(form, key) if key in form else defaults[key]
+    return values
+
+
+def shown_day_fields(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The day fields the form shows for this frequency (and monthly mode)."""
+    frequency = values.get("frequency")
+    if frequency == "WEEKLY":
+        return ("day_of_week",)
+    if frequency == "MONTHLY":
+        if values.get("monthly_mode") == MONTHLY_BY_WEEKDAY:
+            return ("week_of_month", "day_of_week")
+        return ("day_of_month",)
+    return ()
+
+
+def _flat_form(values: Mapping[str, Any]) -> dict[str, str]:
+    """The form values flattened into the strings `schedule_data_from_form` reads."""
+    shown = shown_day_fields(values)
+    flat: dict[str, str] = {
+        "name": values.get("name", ""),
+        "export_type": values.get("export_type", ""),
+        "format": values.get("format", ""),
+        "frequency": values.get("frequency", ""),
+        "hour": values.get("hour", ""),
+        "minute": values.get("minute", ""),
+        "timezone": values.get("timezone", ""),
+        "recipients": "\n".join(values.get("recipients") or []),
+        "include_creator_email": "y" if values.get("include_creator_email") else "",
+        "email_subject": values.get("email_subject", ""),
+        "email_message": values.get("email_message", ""),
+        "skip_if_empty": "y" if values.get("skip_if_empty") else "",
+        "is_active": "y" if values.get("is_active") else "",
+    }
+    for key in ("day_of_week", "day_of_month", "week_of_month"):
+        flat[key] = values.get(key, "") if key in shown else ""
+    for key, value in (values.get("filters") or {}).items():
+        if isinstance(value, bool):
+            flat[f"filters.{key}"] = "y" if value else ""
+        else:
+            flat[f"filters.{key}"] = str(value)
+    return flat
+
+
+def schedule_payload(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload `services.schedules.create_schedule/update_schedule` take (the API's JSON)."""
+    return schedule_data_from_form(_flat_form(values))
+
+
+def preview_payload(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The timing fields of the form, as `services.schedules.preview_occurrences` takes them."""
+    payload = schedule_payload(values)
+    return {key: payload.get(key) for key in TIMING_KEYS}
+
+
+def errors_by_field(errors: Mapping[str, list[str]], values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Service errors keyed for the form: a day field the form does not show (the service names it
+    for an API client) is shown with the form's general errors, never lost."""
+    shown = set(shown_day_fields(values))
+    result: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        key = field
+        if field in ("day_of_week", "day_of_month", "week_of_month") and field not in shown:
+            key = "non_field_errors"
+        result.setdefault(key, []).extend(messages)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# One-off exports
+
+
+def export_form_from_request(form: MultiDict) -> dict[str, Any]:
+    export_type = _text(form, "export_type", "SALES").upper() or "SALES"
+    filters, date_mode = _filter_values(form, export_type)
+    return {
+        "export_type": export_type,
+        "format": _text(form, "format") or "excel",
+        "filters": filters,
+        "date_mode": date_mode,
+        "recipients": [address for raw in form.getlist("recipients") for address in split_addresses(raw)],
+    }
+
+
+def new_export_values() -> dict[str, Any]:
+    return {"export_type": "SALES", "format": "excel", "filters": {}, "date_mode": "", "recipients": []}
+
+
+def export_payload(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`{"export_type", "format", "filters", "recipients"}` as the one-off export API takes it."""
+    filters: dict[str, Any] = {}
+    for key, value in (values.get("filters") or {}).items():
+        if isinstance(value, bool) or value:
+            filters[key] = value
+    return {
+        "export_type": values.get("export_type"),
+        "format": values.get("format"),
+        "filters": filters,
+        "recipients": list(values.get("recipients") or []),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Double submits: one form, one schedule
+
+
+class OnceRegistry:
+    """Runs a create at most once per form nonce.
+
+    The nonce is a hidden field of each rendered form. The first request that carries it creates;
+    any other (a double click, a resend after a timeout) gets the first one's result. Concurrent
+    duplicates in this process wait on a per-nonce lock; later duplicates, in any process, find the
+    result in the person's session.
+    """
+
+    SESSION_KEY = "form_nonces"
+    KEEP = 2000
+    SESSION_KEEP = 20
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._done: OrderedDict[str, str] = OrderedDict()
+
+    def run(self, nonce: str | None, create: Callable[[], str]) -> tuple[str, bool]:
+        """(result id, created now?). Without a usable nonce, simply creates."""
+        if not _is_uuid(nonce):
+            return create(), True
+        assert nonce is not None
+        with self._guard:
+            lock = self._locks.setdefault(nonce, threading.Lock())
+        with lock:
+            done = self._done.get(nonce) or (session.get(self.SESSION_KEY) or {}).get(nonce)
+            if done:
+                return done, False
+            result = create()
+            with self._guard:
+                self._done[nonce] = result
+                while len(self._done) > self.KEEP:
+                    old, _ = self._done.popitem(last=False)
+                    self._locks.pop(old, None)
+            remembered = dict(session.get(self.SESSION_KEY) or {})
+            remembered[nonce] = result
+            session[self.SESSION_KEY] = dict(list(remembered.items())[-self.SESSION_KEEP :])
+            return result, True
+
+
+def _is_uuid(value: str | None) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return bool(value)
+
+
+def new_nonce() -> str:
+    return str(uuid.uuid4())
+
+
+once = OnceRegistry()

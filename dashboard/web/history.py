@@ -1,0 +1,203 @@
+"""History: the runs table with filters and pages, live rows while a run works, the detail view,
+"Run again for the same period", and the file download for signed-in people.
+
+A PENDING or PROCESSING row renders with `hx-trigger="load delay:1s"` and asks for itself again;
+once the run has finished the row renders without it, so the polling stops by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, request, send_file, url_for
+from flask_login import current_user, login_required
+
+from dashboard.automation.storage import ExportFileNotFound, StorageError, get_storage
+from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.extensions import db
+from dashboard.models.automation import (
+    EXPORT_TYPES,
+    FORMATS,
+    STATUS_PENDING,
+    STATUS_PROCESSING,
+    STATUSES,
+    TRIGGERS,
+    ExportHistory,
+)
+from dashboard.services import history as service
+from dashboard.services import schedules as schedule_service
+from dashboard.services.audit import record_audit
+from dashboard.services.errors import NotPossible, ValidationError
+from dashboard.services.presenters import STATUS_LABELS, TRIGGER_LABELS, history_to_dict
+from dashboard.services.validation import validate_history_params
+from dashboard.tenancy import require_business
+from dashboard.web.common import (
+    ERROR,
+    is_htmx,
+    redirect_with_toast,
+    render_fragment,
+    render_page,
+    toast,
+)
+from dashboard.web.pagination import paginate
+from dashboard.web.runs import runner
+
+bp = Blueprint("history", __name__, url_prefix="/history")
+
+FILTERS = ("export_type", "format", "status", "trigger", "schedule_id", "start_date", "end_date")
+RUNNING = (STATUS_PENDING, STATUS_PROCESSING)
+PAGE_SIZE = 20
+CONTENT_TYPES = {
+    "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+    "pdf": "application/pdf",
+}
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    require_business()
+
+
+def _history_or_404(history_id: str) -> ExportHistory:
+    history = service.get_history(require_business(), history_id)
+    if history is None:
+        abort(404)
+    return history
+
+
+def run_view(history: ExportHistory, detail: bool = False) -> dict[str, Any]:
+    """What the templates read for one run: the API's representation plus a running flag."""
+    run = history_to_dict(history, detail=detail)
+    run["running"] = history.status in RUNNING
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# The table
+
+
+def _params() -> tuple[dict[str, Any], dict[str, list[str]]]:
+    args = {key: request.args.get(key, "") for key in (*FILTERS, "page")}
+    try:
+        return validate_history_params(args), {}
+    except ValidationError as exc:
+        usable = {key: value for key, value in args.items() if key not in exc.errors}
+        if "end_date" in exc.errors:  # "end before start" names end_date only: drop both dates
+            usable.pop("start_date", None)
+        return validate_history_params(usable), exc.errors
+
+
+def _list_context() -> dict[str, Any]:
+    business = require_business()
+    params, param_errors = _params()
+    page = paginate(service.history_query(business, params), params["page"], PAGE_SIZE)
+    args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
+    schedules = list(db.session.scalars(schedule_service.list_schedules(business)))
+    return {
+        "business": business,
+        "runs": [run_view(h) for h in page.items],
+        "page": page,
+        "args": args,
+        "filtered": bool(args),
+        "param_errors": param_errors,
+        "choices": {
+            "export_type": [(t, EXPORT_TYPE_LABELS.get(t, t)) for t in EXPORT_TYPES],
+            "format": [(f, FORMAT_LABELS.get(f, f)) for f in FORMATS],
+            "status": [(s, STATUS_LABELS.get(s, s)) for s in STATUSES],
+            "trigger": [(t, TRIGGER_LABELS.get(t, t)) for t in TRIGGERS],
+            "schedule_id": [(str(s.id), s.name) for s in schedules],
+        },
+    }
+
+
+@bp.route("/")
+def index():
+    return render_page("history/index.html", "history/partials/_list.html", **_list_context())
+
+
+@bp.route("/<history_id>/row")
+def row(history_id: str):
+    """One table row (what a running row polls)."""
+    return render_fragment("history/partials/_row.html", run=run_view(_history_or_404(history_id)))
+
+
+@bp.route("/<history_id>/status")
+def status(history_id: str):
+    """The compact status of one run (what a schedule row or the export page polls)."""
+    return render_fragment("history/partials/_status.html", run=run_view(_history_or_404(history_id)))
+
+
+@bp.route("/<history_id>")
+def detail(history_id: str):
+    history = _history_or_404(history_id)
+    return render_page(
+        "history/detail.html",
+        "history/partials/_detail.html",
+        run=run_view(history, detail=True),
+        history=history,
+        business=require_business(),
+    )
+
+
+@bp.route("/<history_id>/rerun", methods=["POST"])
+def rerun(history_id: str):
+    history = _history_or_404(history_id)
+    try:
+        new_run = runner().rerun_history(history, current_user, "MANUAL")
+    except (NotPossible, ValidationError) as exc:
+        message = _message(exc)
+        if not is_htmx():
+            return redirect_with_toast(url_for("history.detail", history_id=history.id), message, ERROR)
+        return toast(render_fragment("history/partials/_row.html", run=run_view(history)), message, ERROR)
+    message = "Running it again for the same period."
+    if not is_htmx() or request.args.get("from") == "detail":
+        return redirect_with_toast(url_for("history.detail", history_id=new_run.id), message)
+    # From the table: the new run's row goes on top of the table (hx-target="#history-rows").
+    return toast(render_fragment("history/partials/_row.html", run=run_view(new_run)), message)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(m for messages in exc.errors.values() for m in messages)
+    return str(exc) or "This is not possible in its current state."
+
+
+@bp.route("/<history_id>/download")
+def download(history_id: str):
+    """The file, for a signed-in member of the business; audited as export.download."""
+    history = _history_or_404(history_id)
+    if not history.is_downloadable:
+        abort(409, "This export has no file to download: it did not finish, or its file was cleaned up.")
+    storage = get_storage()
+    try:
+        local_path = getattr(storage, "local_path", None)
+        if local_path is not None:
+            source = local_path(history.file_path)
+            if not source.is_file():
+                raise ExportFileNotFound(history.file_path)
+        else:
+            source = storage.get_export_file(history.file_path)
+    except (ExportFileNotFound, StorageError):
+        abort(409, "The file of this export is no longer available (it was cleaned up). Run it again.")
+    record_audit(
+        history.business_id,
+        "export.download",
+        user_id=current_user.id,
+        entity="export_history",
+        entity_id=history.id,
+        details="from the dashboard",
+    )
+    db.session.commit()
+    from dashboard.web.downloads import safe_download_name
+
+    return send_file(
+        source,
+        mimetype=CONTENT_TYPES.get(history.format, "application/octet-stream"),
+        as_attachment=True,
+        download_name=safe_download_name(history.file_name, history.format),
+        max_age=0,
+        etag=False,
+        conditional=False,
+    )

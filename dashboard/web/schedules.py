@@ -1,0 +1,348 @@
+"""Schedules: the list (filters and search in place), row actions, and the create/edit form.
+
+Every route parses the form, calls `dashboard.services.schedules` (or the runner) and renders. The
+form's parts re-render through htmx: the day fields follow the frequency, the filters follow the
+export type, the preview of the next five runs follows every timing change, and each recipient is
+checked as it is typed, all with the services' own validation and words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, make_response, request, url_for
+from flask_login import current_user, login_required
+
+from dashboard.models.automation import ExportSchedule
+from dashboard.services import schedules as service
+from dashboard.services.errors import ErrorCollector, NotPossible, ValidationError
+from dashboard.services.presenters import schedule_to_dict
+from dashboard.services.validation import clean_email, validate_schedule_list_params
+from dashboard.tenancy import require_business
+from dashboard.web import forms
+from dashboard.web.history import run_view
+from dashboard.web.common import (
+    ERROR,
+    SUCCESS,
+    is_htmx,
+    redirect_with_toast,
+    render_fragment,
+    render_page,
+    toast,
+    vary_on_htmx,
+)
+from dashboard.web.pagination import paginate
+from dashboard.web.runs import runner
+
+bp = Blueprint("schedules", __name__, url_prefix="/schedules")
+
+LIST_FILTERS = ("is_active", "export_type", "frequency", "search")
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    require_business()
+
+
+def _schedule_or_404(schedule_id: str) -> ExportSchedule:
+    schedule = service.get_schedule(require_business(), schedule_id)
+    if schedule is None:
+        abort(404)
+    return schedule
+
+
+# --------------------------------------------------------------------------------------------
+# The list
+
+
+def _list_params() -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The list's filters from the query string; a bad one is reported and ignored."""
+    args = {key: request.args.get(key, "") for key in (*LIST_FILTERS, "page")}
+    try:
+        return validate_schedule_list_params(args), {}
+    except ValidationError as exc:
+        usable = {key: value for key, value in args.items() if key not in exc.errors}
+        return validate_schedule_list_params(usable), exc.errors
+
+
+def _list_context() -> dict[str, Any]:
+    business = require_business()
+    params, param_errors = _list_params()
+    stmt = service.list_schedules(
+        business,
+        is_active=params["is_active"],
+        export_type=params["export_type"],
+        frequency=params["frequency"],
+        search=params["search"],
+    )
+    page = paginate(stmt, params["page"], 20)
+    args = {key: request.args.get(key) for key in LIST_FILTERS if request.args.get(key)}
+    return {
+        "business": business,
+        "rows": [_row(schedule) for schedule in page.items],
+        "page": page,
+        "args": args,
+        "filtered": bool(args),
+        "param_errors": param_errors,
+        "choices": {
+            "export_type": forms.EXPORT_TYPE_CHOICES,
+            "frequency": forms.FREQUENCY_CHOICES,
+        },
+    }
+
+
+def _row(schedule: ExportSchedule, run: dict | None = None) -> dict[str, Any]:
+    return {"obj": schedule, "s": schedule_to_dict(schedule), "run": run}
+
+
+@bp.route("/")
+def index():
+    return render_page("schedules/index.html", "schedules/partials/_list.html", **_list_context())
+
+
+def _render_row(schedule: ExportSchedule, run: dict | None = None, status: int = 200):
+    return render_fragment("schedules/partials/_row.html", status=status, row=_row(schedule, run))
+
+
+def _back_to_list(message: str, level: str = SUCCESS):
+    return redirect_with_toast(url_for("schedules.index"), message, level)
+
+
+@bp.route("/<schedule_id>/activate", methods=["POST"])
+def activate(schedule_id: str):
+    schedule = service.activate_schedule(_schedule_or_404(schedule_id), current_user)
+    message = f"“{schedule.name}” is active again."
+    if not is_htmx():
+        return _back_to_list(message)
+    return toast(_render_row(schedule), message)
+
+
+@bp.route("/<schedule_id>/deactivate", methods=["POST"])
+def deactivate(schedule_id: str):
+    schedule = service.deactivate_schedule(_schedule_or_404(schedule_id), current_user)
+    message = f"“{schedule.name}” is inactive: it will not run until you activate it."
+    if not is_htmx():
+        return _back_to_list(message)
+    return toast(_render_row(schedule), message)
+
+
+@bp.route("/<schedule_id>/delete", methods=["POST"])
+def delete(schedule_id: str):
+    schedule = _schedule_or_404(schedule_id)
+    name = schedule.name
+    service.delete_schedule(schedule, current_user)
+    message = f"“{name}” was deleted. Its past runs stay in the history."
+    if not is_htmx():
+        return _back_to_list(message)
+    # An empty answer swapped over the row removes it.
+    return toast(vary_on_htmx(make_response("", 200)), message)
+
+
+def _trigger(schedule: ExportSchedule, **options):
+    return runner().trigger_schedule(schedule, current_user, "MANUAL", **options)
+
+
+def _run_response(schedule: ExportSchedule, message: str, **options):
+    try:
+        history = _trigger(schedule, **options)
+    except ValidationError as exc:
+        text = " ".join(m for messages in exc.errors.values() for m in messages)
+        if not is_htmx():
+            return _back_to_list(text, ERROR)
+        return toast(_render_row(schedule), text, ERROR)
+    except NotPossible as exc:
+        if not is_htmx():
+            return _back_to_list(str(exc), ERROR)
+        return toast(_render_row(schedule), str(exc), ERROR)
+    if not is_htmx():
+        return redirect_with_toast(url_for("history.detail", history_id=history.id), message)
+    return toast(_render_row(schedule, run=run_view(history)), message)
+
+
+@bp.route("/<schedule_id>/run", methods=["POST"])
+def run_now(schedule_id: str):
+    schedule = _schedule_or_404(schedule_id)
+    return _run_response(schedule, f"“{schedule.name}” is running now; its status shows on the row.")
+
+
+@bp.route("/<schedule_id>/test", methods=["POST"])
+def send_test(schedule_id: str):
+    schedule = _schedule_or_404(schedule_id)
+    return _run_response(
+        schedule,
+        f"A test of “{schedule.name}” is on its way to {current_user.email} only.",
+        send_email=True,
+        override_recipients=[current_user.email],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The form
+
+
+def _form_context(
+    values: dict[str, Any],
+    *,
+    schedule: ExportSchedule | None = None,
+    errors: dict[str, list[str]] | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    business = require_business()
+    return {
+        "business": business,
+        "schedule": schedule,
+        "values": values,
+        "errors": forms.errors_by_field(errors or {}, values),
+        "nonce": nonce or forms.new_nonce(),
+        "action": url_for("schedules.edit", schedule_id=schedule.id)
+        if schedule is not None
+        else url_for("schedules.new"),
+        "preview": _preview(values),
+        "shown_days": forms.shown_day_fields(values),
+        "timezones": forms.timezone_names(),
+        "choices": _choices(),
+    }
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "export_type": forms.EXPORT_TYPE_CHOICES,
+        "format": forms.FORMAT_CHOICES,
+        "frequency": forms.FREQUENCY_CHOICES,
+        "day_of_week": forms.WEEKDAY_CHOICES,
+        "week_of_month": forms.WEEK_OF_MONTH_CHOICES,
+        "day_of_month": forms.DAY_OF_MONTH_CHOICES,
+        "date_range": forms.DATE_RANGE_CHOICES,
+        "hours": [(str(h), f"{h:02d}") for h in range(24)],
+        "filter_labels": forms.FILTER_LABELS,
+        "custom_dates": forms.CUSTOM_DATES,
+    }
+
+
+def _preview(values: dict[str, Any]) -> dict[str, Any]:
+    """The next five runs for the form's timing, or the errors that stop computing them."""
+    business = require_business()
+    try:
+        result = service.preview_occurrences(forms.preview_payload(values), business)
+    except ValidationError as exc:
+        return {"errors": [m for messages in exc.errors.values() for m in messages]}
+    zone = ZoneInfo(result["timezone"])
+    from dashboard.web.common import as_datetime
+
+    runs = []
+    for occurrence in result["occurrences"]:
+        utc = as_datetime(occurrence["utc"])
+        runs.append({"utc": utc, "local": utc.astimezone(zone), "dst_shifted": occurrence["dst_shifted"]})
+    return {"timezone": result["timezone"], "description": result.get("description", ""), "runs": runs}
+
+
+def _render_form(context: dict[str, Any], status: int = 200):
+    return render_page("schedules/form.html", "schedules/partials/_form.html", status=status, **context)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    business = require_business()
+    if request.method == "GET":
+        return _render_form(_form_context(forms.new_schedule_values(business.timezone)))
+    values = forms.schedule_form_from_request(request.form, business.timezone)
+    nonce = request.form.get("form_nonce")
+
+    def create() -> str:
+        return str(service.create_schedule(business, current_user, forms.schedule_payload(values)).id)
+
+    try:
+        _, created = forms.once.run(nonce, create)
+    except ValidationError as exc:
+        return _render_form(_form_context(values, errors=exc.errors, nonce=nonce), status=422)
+    name = values["name"]
+    message = f"Schedule “{name}” saved." if created else f"Schedule “{name}” was already saved."
+    return redirect_with_toast(url_for("schedules.index"), message)
+
+
+@bp.route("/<schedule_id>/edit", methods=["GET", "POST"])
+def edit(schedule_id: str):
+    business = require_business()
+    schedule = service.get_schedule(business, schedule_id)
+    if request.method == "GET":
+        if schedule is None:
+            abort(404)
+        values = forms.schedule_form_values(service.schedule_values(schedule))
+        return _render_form(_form_context(values, schedule=schedule))
+    values = forms.schedule_form_from_request(request.form, business.timezone)
+    if schedule is None:
+        return _stale_form(values)
+    try:
+        service.update_schedule(schedule, current_user, forms.schedule_payload(values))
+    except ValidationError as exc:
+        return _render_form(
+            _form_context(values, schedule=schedule, errors=exc.errors, nonce=request.form.get("form_nonce")),
+            status=422,
+        )
+    return redirect_with_toast(url_for("schedules.index"), f"Schedule “{schedule.name}” saved.")
+
+
+def _stale_form(values: dict[str, Any]):
+    """The schedule was deleted (in another tab, or by someone else) while this form was open."""
+    if is_htmx():
+        response = render_fragment("schedules/partials/_stale.html", status=404)
+        response.headers["HX-Retarget"] = "#form-alert"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    context = _form_context(values)
+    context["stale"] = True
+    return _render_form(context, status=404)
+
+
+@bp.route("/form/timing")
+def form_timing():
+    """The day fields for the chosen frequency (and monthly mode)."""
+    business = require_business()
+    values = forms.schedule_form_from_request(request.args, business.timezone)
+    return render_fragment(
+        "schedules/partials/_timing_days.html",
+        values=values,
+        errors={},
+        shown_days=forms.shown_day_fields(values),
+        choices=_choices(),
+    )
+
+
+@bp.route("/form/filters")
+def form_filters():
+    """The filters of the chosen export type (dates appear for "Custom dates…")."""
+    business = require_business()
+    values = forms.schedule_form_from_request(request.args, business.timezone)
+    return render_fragment("schedules/partials/_filters.html", values=values, errors={}, choices=_choices())
+
+
+@bp.route("/form/recipient")
+def form_recipient():
+    """One more (empty) recipient input."""
+    list_name = "default_recipients" if request.args.get("list") == "default_recipients" else "recipients"
+    return render_fragment(
+        "schedules/partials/_recipient.html", address="", index=_row_index(), list_name=list_name
+    )
+
+
+def _row_index() -> str:
+    return forms.new_nonce()[:8]
+
+
+@bp.route("/preview", methods=["POST"])
+def preview():
+    business = require_business()
+    values = forms.schedule_form_from_request(request.form, business.timezone)
+    return render_fragment("schedules/partials/_preview.html", preview=_preview(values))
+
+
+@bp.route("/validate/recipient")
+def validate_recipient():
+    """Only the error text for one address ("" when it is fine), as the service words it."""
+    values = [value for _, value in request.args.items(multi=True)]
+    errors = ErrorCollector()
+    for value in values:
+        clean_email(errors, "recipients", value)
+    return render_fragment("schedules/partials/_recipient_error.html", messages=errors.errors.get("recipients", []))

@@ -1,0 +1,71 @@
+"""Notification settings (owners): who hears about failures and successes, and the sender's name.
+
+Saved through htmx: the form comes back in place with a confirmation toast, no page reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from flask_login import current_user, login_required
+
+from dashboard.services import notifications as service
+from dashboard.services.errors import ValidationError
+from dashboard.services.validation import split_addresses
+from dashboard.tenancy import require_business, role_required
+from dashboard.web.common import is_htmx, redirect_with_toast, render_page, toast
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+@bp.before_request
+@login_required
+@role_required("owner")
+def _owners_only():
+    require_business()
+
+
+def _checked(name: str) -> bool:
+    return request.form.get(name, "").strip().lower() in {"y", "yes", "on", "true", "1"}
+
+
+def _values_from_form() -> dict[str, Any]:
+    return {
+        "notify_on_success": _checked("notify_on_success"),
+        "notify_on_failure": _checked("notify_on_failure"),
+        "default_recipients": [
+            address for raw in request.form.getlist("default_recipients") for address in split_addresses(raw)
+        ],
+        "from_name": request.form.get("from_name", ""),
+        "reply_to_email": request.form.get("reply_to_email", ""),
+    }
+
+
+def _render(values: dict[str, Any], errors: dict | None = None, status: int = 200, saved_at=None):
+    return render_page(
+        "settings/notifications.html",
+        "settings/partials/_form.html",
+        status=status,
+        business=require_business(),
+        values=values,
+        errors=errors or {},
+        saved_at=saved_at,
+    )
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+def notifications():
+    business = require_business()
+    if request.method == "GET":
+        settings = service.get_settings(business)
+        return _render(service.settings_values(settings), saved_at=settings.updated_at)
+    values = _values_from_form()
+    try:
+        settings = service.update_settings(business, current_user, values)
+    except ValidationError as exc:
+        return _render(values, exc.errors, status=422)
+    message = "Notification settings saved."
+    if not is_htmx():
+        return redirect_with_toast(request.path, message)
+    return toast(_render(service.settings_values(settings), saved_at=settings.updated_at), message)

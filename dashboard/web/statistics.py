@@ -1,0 +1,42 @@
+"""Statistics (owners): the seed's figures and three charts drawn on the server as SVG."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import login_required
+
+from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.models.automation import EXPORT_TYPES, FORMATS
+from dashboard.services import history as service
+from dashboard.tenancy import require_business, role_required
+from dashboard.web import charts
+from dashboard.web.common import render_page
+
+bp = Blueprint("statistics", __name__, url_prefix="/statistics")
+
+
+@bp.before_request
+@login_required
+@role_required("owner")
+def _owners_only():
+    require_business()
+
+
+@bp.route("/")
+def index():
+    business = require_business()
+    stats = service.statistics(business)
+    sizes = getattr(service, "average_file_size_by_format", None)
+    context = {
+        "business": business,
+        "stats": stats,
+        "daily_chart": charts.daily_chart(stats["daily"]),
+        "type_chart": charts.rate_chart(stats["by_type"], EXPORT_TYPE_LABELS, EXPORT_TYPES),
+        "format_chart": charts.rate_chart(stats["by_format"], FORMAT_LABELS, FORMATS),
+        "size_chart": charts.size_chart(
+            {f: v for f, v in sizes(business).items()}, FORMAT_LABELS
+        )
+        if sizes is not None
+        else None,
+    }
+    return render_page("statistics/index.html", "statistics/partials/_content.html", **context)

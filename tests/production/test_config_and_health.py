@@ -1,0 +1,163 @@
+"""Production settings read from the environment, and /healthz checking the database and the storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from config import ProductionConfig
+from dashboard import create_app
+
+from tests.production.prodkit import ROOT
+
+PROBE = """
+import json
+from config import config_for_environment
+c = config_for_environment()
+print(json.dumps({k: getattr(c, k, None) for k in (
+    "ENV_NAME", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
+    "REMEMBER_COOKIE_SECURE", "RATELIMIT_STORAGE_URI", "RATELIMIT_SWALLOW_ERRORS", "LOG_FORMAT",
+    "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "STORAGE_BACKEND", "S3_BUCKET", "S3_PREFIX", "S3_ENDPOINT_URL",
+    "SCHEDULER_START", "PREFERRED_URL_SCHEME")}))
+"""
+
+
+def settings(**env: str) -> dict:
+    """The configuration class that APP_ENV selects, evaluated in a fresh interpreter."""
+    full = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")}
+    full.update(env)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=full, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.mark.nodb
+def test_production_reads_its_settings_from_the_environment():
+    values = settings(
+        APP_ENV="production",
+        BASE_URL="https://exports.example.com",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        DB_POOL_SIZE="8",
+        DB_MAX_OVERFLOW="4",
+        STORAGE_BACKEND="s3",
+        S3_BUCKET="shop-exports",
+        S3_PREFIX="prod",
+        S3_ENDPOINT_URL="http://127.0.0.1:9000",
+    )
+    assert values["ENV_NAME"] == "production"
+    assert values["SESSION_COOKIE_SECURE"] is True and values["REMEMBER_COOKIE_SECURE"] is True
+    assert values["SESSION_COOKIE_HTTPONLY"] is True and values["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert values["PREFERRED_URL_SCHEME"] == "https"
+    # Limits shared by every worker and host; a Redis outage degrades to per-process counting.
+    assert values["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+    assert values["RATELIMIT_SWALLOW_ERRORS"] is True
+    assert values["LOG_FORMAT"] == "json"
+    assert (values["DB_POOL_SIZE"], values["DB_MAX_OVERFLOW"]) == (8, 4)
+    assert (values["STORAGE_BACKEND"], values["S3_BUCKET"], values["S3_PREFIX"]) == (
+        "s3",
+        "shop-exports",
+        "prod",
+    )
+    assert values["S3_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+
+
+@pytest.mark.nodb
+def test_explicit_rate_limit_storage_wins_and_plain_http_keeps_cookies_usable():
+    values = settings(
+        APP_ENV="production",
+        BASE_URL="http://10.0.0.5:8000",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/9",
+    )
+    assert values["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/9"
+    # A cookie marked Secure is never sent back over http: sign-in would silently fail.
+    assert values["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.nodb
+@pytest.mark.parametrize("secret", [None, "", "dev-not-secret-change-me"])
+def test_production_refuses_to_start_without_a_real_secret_key(secret):
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update({"APP_ENV": "production", "DATABASE_URL": "sqlite://", "SCHEDULER_ENABLED": "0"})
+    if secret is not None:
+        env["SECRET_KEY"] = secret
+    result = subprocess.run(
+        [sys.executable, "-c", "import app"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.nodb
+def test_postgresql_engine_gets_a_sized_pool_pre_ping_and_a_connect_timeout(tmp_path):
+    class Settings(ProductionConfig):
+        SECRET_KEY = "a-long-random-production-secret-key"
+        SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"  # never connected
+        SCHEDULER_ENABLED = False
+        DB_POOL_SIZE = 7
+        DB_MAX_OVERFLOW = 3
+        DB_CONNECT_TIMEOUT = 4
+        RATELIMIT_STORAGE_URI = "memory://"
+
+    app = create_app(Settings, EXPORT_ROOT=str(tmp_path / "exports"), MAIL_OUTBOX_DIR=str(tmp_path / "out"))
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["pool_pre_ping"] is True
+    assert (options["pool_size"], options["max_overflow"]) == (7, 3)
+    assert options["connect_args"]["connect_timeout"] == 4
+    with app.app_context():
+        from dashboard.extensions import db
+
+        assert db.engine.dialect.driver == "psycopg"  # psycopg 3
+        assert db.engine.pool.size() == 7
+
+
+def test_healthz_checks_database_and_local_storage(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
+
+
+def test_healthz_reports_an_unwritable_export_folder(app_factory, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the export folder should be")
+    application = app_factory(EXPORT_ROOT=str(blocker / "exports"))
+    response = application.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "error" and body["checks"]["database"] == "ok"
+    assert body["checks"]["storage"].startswith("error: export folder not writable")
+    assert not list(tmp_path.rglob(".healthz-*"))  # the probe never stays behind
+
+
+def test_healthz_checks_the_s3_bucket(app_factory, s3_server, s3_bucket):
+    ok = app_factory(STORAGE_BACKEND="s3", S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_server.endpoint)
+    assert ok.test_client().get("/healthz").get_json()["checks"]["storage"] == "ok"
+
+    missing = app_factory(
+        STORAGE_BACKEND="s3", S3_BUCKET="no-such-bucket", S3_ENDPOINT_URL=s3_server.endpoint
+    )
+    response = missing.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["storage"].startswith("error: bucket 'no-such-bucket' unavailable")
+
+
+def test_healthz_reports_s3_down_quickly(app_factory):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    application = app_factory(
+        STORAGE_BACKEND="s3", S3_BUCKET="exports", S3_ENDPOINT_URL=f"http://127.0.0.1:{port}"
+    )
+    started = time.monotonic()
+    response = application.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "unavailable" in response.get_json()["checks"]["storage"]
+    assert time.monotonic() - started < 5
