@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, g, jsonify, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.auth import bearer_token
 from dashboard.auth.tokens import membership_for_token
@@ -114,13 +115,19 @@ def _max_body_bytes() -> int:
     return int(current_app.config.get("API_MAX_BODY_KB", 256)) * 1024
 
 
+def _too_large(error: Exception | None = None):
+    return error_body(413, f"The request body is too large (at most {_max_body_bytes() // 1024} KB).")
+
+
 def _before_api_request():
+    # Refuse a declared oversize body before reading it. A body without a length (chunked) is
+    # read through a cap of one byte more than the limit: werkzeug stops there (silently, when
+    # the server marks the stream as terminated), and json_body() answers 413 when it got that
+    # extra byte, so nothing larger is ever held in memory.
     limit = _max_body_bytes()
-    # Refuse a declared oversize body before reading it; the cap below also stops a chunked or
-    # lying body as it is read (werkzeug raises RequestEntityTooLarge, rendered as JSON 413).
     if request.content_length is not None and request.content_length > limit:
-        return error_body(413, f"The request body is too large (at most {limit // 1024} KB).")
-    request.max_content_length = limit
+        return _too_large()
+    request.max_content_length = limit + 1
     return _authenticate()
 
 
@@ -162,6 +169,7 @@ def api_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
     bp.register_error_handler(ValidationError, _validation_error)
     bp.register_error_handler(UnsupportedBody, _unsupported_body)
     bp.register_error_handler(NotPossible, _not_possible)
+    bp.register_error_handler(RequestEntityTooLarge, _too_large)
     bp.register_error_handler(PageNotFound, _page_not_found)
     return bp
 
@@ -184,7 +192,9 @@ def json_body(required: bool = True) -> dict[str, Any]:
 
     415 for a body that is not declared JSON, 400 for malformed JSON or anything but an object.
     """
-    raw = request.get_data(cache=True)  # bounded by request.max_content_length (413)
+    raw = request.get_data(cache=True)  # bounded by request.max_content_length
+    if len(raw) > _max_body_bytes():
+        raise RequestEntityTooLarge()
     if not raw.strip():
         if required:
             raise ValidationError({NON_FIELD: [SEND_JSON_OBJECT]})

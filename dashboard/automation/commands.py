@@ -27,7 +27,16 @@ def run_due_command() -> None:
         _line(
             "run-due",
             summary,
-            ["due", "claimed", "lost", "started", "completed", "failed", "recovered_stale", "expired_pending"],
+            [
+                "due",
+                "claimed",
+                "lost",
+                "started",
+                "completed",
+                "failed",
+                "recovered_stale",
+                "expired_pending",
+            ],
         )
     )
 
@@ -46,7 +55,14 @@ def cleanup_command(days: int | None) -> None:
         _line(
             "cleanup",
             summary,
-            ["deleted_files", "missing_files", "cleared_records", "refused", "errors", "partial_files_removed"],
+            [
+                "deleted_files",
+                "missing_files",
+                "cleared_records",
+                "refused",
+                "errors",
+                "partial_files_removed",
+            ],
         )
     )
 

@@ -21,6 +21,7 @@ import logging
 import math
 import random
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -57,7 +58,7 @@ from dashboard.models.automation import (
 from dashboard.models.pos import ROLE_OWNER, Business, Membership, User
 from dashboard.models.types import utcnow
 from dashboard.services.notifications import get_settings
-from dashboard.services.presenters import file_size_display, local_display
+from dashboard.services.presenters import TRIGGER_LABELS, file_size_display, local_display
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ CONTENT_TYPES = {
     "csv": "text/csv",
     "pdf": "application/pdf",
 }
-TRIGGER_LABELS = {"SCHEDULED": "on schedule", "MANUAL": "by hand", "API": "through the API"}
 
 # The seed's troubleshooting steps, in words a business manager can act on.
 TROUBLESHOOTING_STEPS = [
@@ -352,7 +352,7 @@ def _file_context(history: ExportHistory) -> dict:
         "file_size_display": size_display(history.file_size),
         "generated_at": local_time(when, business),
         "period": _period(history.filters_applied),
-        "trigger_label": TRIGGER_LABELS.get(history.trigger, history.trigger.lower()),
+        "trigger_label": TRIGGER_LABELS.get(history.trigger, history.trigger.title()),
         "has_file": history.is_downloadable,
         "download_url": "",
         "link_expires": "",
@@ -498,9 +498,13 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        statement = insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        result = db.session.execute(statement)
-        return max(0, result.rowcount or 0)
+        statement = (
+            insert(table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.c.id)  # rowcount is -1 here with psycopg 3; RETURNING counts truly
+        )
+        return len(db.session.execute(statement).all())
     inserted = 0  # other databases: one row at a time, a savepoint around each
     for row in rows:
         if db.session.scalar(select(MailMessage.id).where(MailMessage.dedupe_key == row["dedupe_key"])):
@@ -740,6 +744,7 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
     stats: Counter = Counter()
     touched: set[uuid.UUID] = set()
     file_cache: dict = {}
+    rendered: dict = {}  # the last rendered message: (content key, recipient, message id, bytes)
     with mailer.open_transport() as transport:
         for index, row_id in enumerate(row_ids):
             row = db.session.get(MailMessage, row_id, populate_existing=True)
@@ -756,7 +761,7 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                 touched.add(row.history_id)
             try:
                 message = build_message(row, file_cache)
-                result = transport.send(message)
+                result = transport.send(message, _render_bytes(message, row, rendered))
                 outcome = result.recipients.get(str(message.recipients[0])) or next(
                     iter(result.recipients.values())
                 )
@@ -793,7 +798,30 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
     return stats
 
 
-def _describe_row(row: MailMessage) -> str | None:
+def _content_key(payload: dict) -> str:
+    parts = [str(payload.get(k)) for k in ("subject", "text", "html", "from_name", "reply_to", "attachment")]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _render_bytes(message: Message, row: MailMessage, rendered: dict) -> bytes:
+    """The message's bytes, reusing the previous row's rendering when only the recipient and the
+    Message-ID differ (the mails of one run to several people)."""
+    key = _content_key(row.payload or {})
+    recipient = str(message.recipients[0])
+    if rendered.get("key") == key:
+        data = mailer.with_recipient(
+            rendered["data"], (rendered["to"], rendered["id"]), (recipient, message.msgId)
+        )
+        if data is not None:
+            return data
+    if message.date is None:
+        message.date = time.time()
+    data = message.as_bytes()
+    rendered.update(key=key, to=recipient, id=message.msgId, data=data)
+    return data
+
+
+def _describe_row(row: MailMessage, tz: ZoneInfo | None = None) -> str | None:
     if row.status == MAIL_SENT:
         return None
     if row.status == MAIL_FAILED:
@@ -803,7 +831,10 @@ def _describe_row(row: MailMessage) -> str | None:
     if row.status == MAIL_SENDING:
         return "Sending…"
     if row.last_error:
-        when = _aware(row.next_attempt_at).strftime("%H:%M UTC") if row.next_attempt_at else "soon"
+        when = "soon"
+        if row.next_attempt_at:
+            local = _aware(row.next_attempt_at).astimezone(tz or ZoneInfo("UTC"))
+            when = f"{local:%H:%M} {local.tzname()}"
         return f"Not delivered yet ({row.last_error}); trying again at {when}."
     return "Queued for sending."
 
@@ -821,8 +852,17 @@ def sync_history_delivery(history_id: uuid.UUID) -> None:
     if not rows:
         return
     rows.sort(key=lambda r: ((r.payload or {}).get("position", 0), r.recipient.lower()))
+    timezone = db.session.scalar(
+        select(Business.timezone)
+        .join(ExportHistory, ExportHistory.business_id == Business.id)
+        .where(ExportHistory.id == history_id)
+    )
+    try:
+        tz = ZoneInfo(timezone or "UTC")
+    except Exception:
+        tz = ZoneInfo("UTC")
     delivery = [
-        {"email": r.recipient, "accepted": r.status == MAIL_SENT, "error": _describe_row(r)} for r in rows
+        {"email": r.recipient, "accepted": r.status == MAIL_SENT, "error": _describe_row(r, tz)} for r in rows
     ]
     sent_times = [_aware(r.sent_at) for r in rows if r.status == MAIL_SENT and r.sent_at]
     values: dict = {"email_delivery": delivery, "email_recipients": [r.recipient for r in rows]}

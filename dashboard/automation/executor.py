@@ -84,7 +84,9 @@ class ExportExecutor:
         with self._lock:
             return max(0, self.workers - len(self._keys))
 
-    def submit(self, fn: Callable[..., Any], *args: Any, key: Hashable | None = None, **kwargs: Any) -> Future:
+    def submit(
+        self, fn: Callable[..., Any], *args: Any, key: Hashable | None = None, **kwargs: Any
+    ) -> Future:
         """Run `fn(*args, **kwargs)` in its own app context; returns a future.
 
         A key already queued or running here is not queued again (the existing future is not
@@ -144,7 +146,9 @@ def is_sync(app: Flask | None = None) -> bool:
     return bool(app.config.get("EXPORT_SYNC"))
 
 
-def submit(fn: Callable[..., Any], *args: Any, key: Hashable | None = None, app: Flask | None = None, **kwargs) -> Future:
+def submit(
+    fn: Callable[..., Any], *args: Any, key: Hashable | None = None, app: Flask | None = None, **kwargs
+) -> Future:
     return get_executor(app).submit(fn, *args, key=key, **kwargs)
 
 

@@ -161,6 +161,10 @@ def create_scheduler(app: Flask, scheduler_class: type | None = None):
             id=job_id,
             name=job_id,
             replace_existing=True,
+            # Explicit as well as in job_defaults: a job added before start() shows its settings.
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
         )
     return scheduler
 

@@ -63,6 +63,15 @@ def link_expires_at(issued_at: datetime) -> datetime:
     return issued_at + timedelta(seconds=ttl_seconds())
 
 
+def download_link_expiry(token: str) -> datetime | None:
+    """When a (valid) link stops working, for the page to say so; None for a bad token."""
+    try:
+        _, issued = _serializer().loads(token, return_timestamp=True)
+    except BadData:
+        return None
+    return link_expires_at(issued)
+
+
 def _history_for(payload) -> ExportHistory | None:
     if not isinstance(payload, dict):
         return None

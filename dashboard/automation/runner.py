@@ -357,7 +357,9 @@ class _Run:
             try:
                 ok = self.fenced(**failed)
             except Exception:
-                log.exception("run %s: the failure could not be recorded; stale recovery will", self.history_id)
+                log.exception(
+                    "run %s: the failure could not be recorded; stale recovery will", self.history_id
+                )
                 return None
             return STATUS_FAILED if ok else None
         finally:
@@ -760,7 +762,9 @@ class ScheduledExportRunner:
         )
         return self._start(history)
 
-    def rerun_history(self, history: ExportHistory, user: User | None, trigger: str = "MANUAL") -> ExportHistory:
+    def rerun_history(
+        self, history: ExportHistory, user: User | None, trigger: str = "MANUAL"
+    ) -> ExportHistory:
         """Run a past export again: same type, format and resolved filters (the same period),
         same schedule link, same mail choice; a new record, attempt 1. Audited ``export.rerun``."""
         now = utcnow()
@@ -937,7 +941,9 @@ class ScheduledExportRunner:
         dispatched again by `dispatch_pending`)."""
         now = now or utcnow()
         cutoff = now - timedelta(seconds=float(_config("EXPORT_STALE_SECONDS", 1800)))
-        last_sign = func.coalesce(ExportHistory.heartbeat_at, ExportHistory.started_at, ExportHistory.created_at)
+        last_sign = func.coalesce(
+            ExportHistory.heartbeat_at, ExportHistory.started_at, ExportHistory.created_at
+        )
         summary = {"stale_failed": 0, "pending_expired": 0}
         rows = db.session.execute(
             select(ExportHistory.id, ExportHistory.trigger, ExportHistory.attempt, ExportHistory.claim_token)
@@ -1002,6 +1008,7 @@ def _run_task(history_id: uuid.UUID, chain: bool) -> str | None:
     runner = ScheduledExportRunner()
     with log_context(history_id=str(history_id)):  # every log line of this run carries its id
         status = runner.run_history(history_id)
+        log.info("run ended: %s", status or "not run here (another worker has it)")
     if chain and not executor_module.is_sync():
         try:
             # This worker is about to be free (its own key is still tracked until it returns).

@@ -423,7 +423,9 @@ class S3ExportFileStorage(ExportFileStorage):
             else:
                 self.client.upload_fileobj(src, self.bucket, self._key(path), ExtraArgs=extra)
         except (BotoCoreError, ClientError, S3UploadFailedError, OSError) as exc:
-            raise StorageError(f"The export file could not be saved: {self._plain_client_error(exc)}.") from exc
+            raise StorageError(
+                f"The export file could not be saved: {self._plain_client_error(exc)}."
+            ) from exc
         return path
 
     def get_export_file(self, path: str) -> BinaryIO:
@@ -434,7 +436,9 @@ class S3ExportFileStorage(ExportFileStorage):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise ExportFileNotFound(f"The export file {path} is no longer available.") from None
-            raise StorageError(f"The export file could not be read: {self._plain_client_error(exc)}.") from exc
+            raise StorageError(
+                f"The export file could not be read: {self._plain_client_error(exc)}."
+            ) from exc
         except BotoCoreError as exc:
             raise StorageError(f"The export file could not be read: {exc}.") from exc
 
@@ -446,7 +450,9 @@ class S3ExportFileStorage(ExportFileStorage):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return False
-            raise StorageError(f"The export file could not be checked: {self._plain_client_error(exc)}.") from exc
+            raise StorageError(
+                f"The export file could not be checked: {self._plain_client_error(exc)}."
+            ) from exc
         return True
 
     def size(self, path: str) -> int:
@@ -457,7 +463,9 @@ class S3ExportFileStorage(ExportFileStorage):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 raise ExportFileNotFound(f"The export file {path} is no longer available.") from None
-            raise StorageError(f"The export file could not be checked: {self._plain_client_error(exc)}.") from exc
+            raise StorageError(
+                f"The export file could not be checked: {self._plain_client_error(exc)}."
+            ) from exc
         return int(head["ContentLength"])
 
     def delete_export_file(self, path: str) -> bool:
@@ -468,7 +476,9 @@ class S3ExportFileStorage(ExportFileStorage):
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"The export file could not be deleted: {self._plain_client_error(exc)}.") from exc
+            raise StorageError(
+                f"The export file could not be deleted: {self._plain_client_error(exc)}."
+            ) from exc
         return existed
 
 

@@ -108,24 +108,25 @@ def money(cents: int | None) -> Decimal | None:
 class LocalTime:
     """Naive UTC datetimes -> naive business-local datetimes, fast.
 
-    `astimezone` costs about 3 µs a call; the offset only changes at a zone's transitions, so it is
-    cached per UTC hour. An hour that contains a transition (offsets differ at its two ends, e.g. a
-    +05:30 zone changing at local midnight) is converted exactly, value by value.
+    `astimezone` costs about 3 µs a call; a zone's offset only changes at its transitions, so it is
+    cached per UTC day. A day that contains a transition (the offsets at its two ends differ) is
+    converted exactly, value by value, whatever minute the change falls on.
     """
 
     def __init__(self, tz: str):
         self.zone = ZoneInfo(tz)
-        self._offsets: dict[tuple[int, int, int, int], timedelta | None] = {}
+        self._offsets: dict[int, timedelta | None] = {}
         self._utc = tz in ("UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Zulu", "Zulu", "Universal")
 
-    def _offset(self, key: tuple[int, int, int, int]) -> timedelta | None:
-        start = datetime(*key, tzinfo=UTC)
-        first = start.astimezone(self.zone).utcoffset()
-        last = (
-            (start + timedelta(minutes=59, seconds=59, microseconds=999999)).astimezone(self.zone).utcoffset()
-        )
+    def _offset(self, value: datetime) -> timedelta | None:
+        start = datetime(value.year, value.month, value.day, tzinfo=UTC)
+        try:
+            first = start.astimezone(self.zone).utcoffset()
+            last = (start + timedelta(days=1, microseconds=-1)).astimezone(self.zone).utcoffset()
+        except OverflowError:  # the first or last day a datetime can hold
+            first, last = None, 0
         offset = first if first == last else None
-        self._offsets[key] = offset
+        self._offsets[value.toordinal()] = offset
         return offset
 
     def datetime(self, value: datetime | None) -> datetime | None:
@@ -137,12 +138,14 @@ class LocalTime:
             value -= timedelta(microseconds=value.microsecond)
         if self._utc:
             return value
-        key = (value.year, value.month, value.day, value.hour)
-        offset = self._offsets.get(key, False)
+        offset = self._offsets.get(value.toordinal(), False)
         if offset is False:
-            offset = self._offset(key)
+            offset = self._offset(value)
         if offset is None:
-            return value.replace(tzinfo=UTC).astimezone(self.zone).replace(tzinfo=None)
+            try:
+                return value.replace(tzinfo=UTC).astimezone(self.zone).replace(tzinfo=None)
+            except OverflowError:
+                return value
         try:
             return value + offset
         except OverflowError:  # within a day of datetime.min / datetime.max
@@ -157,11 +160,16 @@ class LocalTime:
 
 
 def build_row_converter(
-    columns: Sequence[Column], tz: str, text: Callable[[str | None], object] | None = None
+    columns: Sequence[Column],
+    tz: str,
+    text: Callable[[str | None], object] | None = None,
+    text_max: int = EXCEL_MAX_CHARS,
 ) -> Callable[[tuple], tuple]:
     """Compile `raw tuple -> typed tuple` for these columns (see the module docstring).
 
     `text` cleans text cells for the target format (csv_text, excel_text, ...); None keeps them.
+    It is called for every text that is empty, starts with a formula character, holds an
+    unprintable character or is longer than `text_max`; other text is kept as it is.
     """
     local = LocalTime(tz)
     namespace: dict[str, object] = {
@@ -170,12 +178,20 @@ def build_row_converter(
         "_dt": local.datetime,
         "_d": local.date,
         "_t": text,
+        "_P": FORMULA_PREFIXES,
+        "_L": text_max,
     }
     parts = []
     for i, column in enumerate(columns):
         v = f"r[{i}]"
         if column.kind == "text":
-            parts.append(f"_t({v})" if text is not None else v)
+            # Most text needs nothing: skip the cleaner's call when the first character cannot start
+            # a formula, nothing is unprintable (control characters are not) and it is short enough.
+            parts.append(
+                f"(t if (t := {v}) and t[0] not in _P and t.isprintable() and len(t) <= _L else _t(t))"
+                if text is not None
+                else v
+            )
         elif column.kind == "int":
             parts.append(v)
         elif column.kind == "money":

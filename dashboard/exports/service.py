@@ -126,7 +126,9 @@ def generate_export(
     path = Path(temp_name)
     writer = None
     try:
-        convert = build_row_converter(columns, tz, text=writer_class.text_cell)
+        convert = build_row_converter(
+            columns, tz, text=writer_class.text_cell, text_max=writer_class.text_max
+        )
         with _reading_connection() as connection:
             if writer_class.needs_count:
                 meta.total_records = dataset.count(connection, business, resolved)

@@ -25,6 +25,7 @@ class Rect:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the newest day's label ends at the chart's edge
 
 
 @dataclass
@@ -59,7 +60,8 @@ class RateRow:
     successful: int
     failed: int
     total: int
-    bar_width: float  # in the chart's units
+    bar_width: float  # the successful share, in the chart's units
+    failed_width: float  # the failed share, drawn after it
     y: float
     text: str
 
@@ -127,13 +129,18 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def daily_chart(daily: list[dict], width: int = 720, height: int = 240) -> DailyChart:
-    """Stacked bars, one per day: successful (bottom), failed, then still running or waiting."""
-    left, right, top, bottom = 40.0, width - 8.0, 12.0, height - 30.0
+def daily_chart(daily: list[dict], width: int = 960, height: int = 260) -> DailyChart:
+    """Stacked bars, one per day: successful (bottom), failed, then still running or waiting.
+
+    Drawn twice by the page, wide and narrow (for phones), so its text stays readable at both.
+    """
+    left, right, top, bottom = 34.0, width - 14.0, 12.0, height - 30.0
     plot_height = bottom - top
     days = list(daily)
     peak = max((int(d.get("total") or 0) for d in days), default=0)
-    y_max = nice_ceiling(max(peak, 1))
+    # Whole-number ticks (runs are counted): about four steps of 1, 2 or 5 x 10^k.
+    step = int(nice_ceiling(max(peak / 4, 1)))
+    y_max = step * max(math.ceil(peak / step), 1)
     slot = (right - left) / max(len(days), 1)
     bar_width = max(slot * 0.72, 1.0)
     bars: list[DailyBar] = []
@@ -163,15 +170,14 @@ def daily_chart(daily: list[dict], width: int = 720, height: int = 240) -> Daily
         title = f"{_short_date(day)}: " + ", ".join(parts)
         bars.append(DailyBar(label=_short_date(day), title=title, rects=rects))
         # A date label every 7 days from the newest backwards, so today is always labelled.
-        if (len(days) - 1 - index) % 7 == 0:
+        if index == len(days) - 1:
+            x_ticks.append(Tick(round(right, 2), _short_date(day), "end"))
+        elif (len(days) - 1 - index) % 7 == 0:
             x_ticks.append(Tick(round(left + index * slot + slot / 2, 2), _short_date(day)))
-    step = y_max / 2 if y_max >= 2 else y_max
-    y_ticks = []
-    value = 0.0
-    while value <= y_max + 1e-9:
-        label = f"{value:g}"
-        y_ticks.append(Tick(round(bottom - plot_height * value / y_max, 2), label))
-        value += step
+    y_ticks = [
+        Tick(round(bottom - plot_height * value / y_max, 2), str(value))
+        for value in range(0, y_max + 1, step)
+    ]
     return DailyChart(
         width=width,
         height=height,
@@ -193,8 +199,8 @@ def rate_chart(
     labels = labels or {}
     keys = list(order) if order else list(groups)
     keys += [k for k in groups if k not in keys]
-    width, label_width, row_height = 560, 110.0, 34.0
-    bar_area = width - label_width - 150.0
+    width, label_width, row_height = 400, 84.0, 32.0
+    bar_area = width - label_width - 124.0
     rows = []
     for index, key in enumerate(keys):
         figures = groups.get(key) or {}
@@ -215,6 +221,7 @@ def rate_chart(
                 failed=failed,
                 total=total,
                 bar_width=round(bar_area * (rate or 0) / 100.0, 2),
+                failed_width=round(bar_area * (100.0 - rate) / 100.0, 2) if rate is not None else 0.0,
                 y=index * row_height,
                 text=text,
             )
@@ -232,8 +239,8 @@ def rate_chart(
 def size_chart(values: dict[str, float | None], labels: dict[str, str] | None = None) -> SizeChart:
     """Horizontal bars: average file size (MB) per group."""
     labels = labels or {}
-    width, label_width, row_height = 560, 110.0, 34.0
-    bar_area = width - label_width - 110.0
+    width, label_width, row_height = 400, 84.0, 32.0
+    bar_area = width - label_width - 90.0
     peak = max((v or 0 for v in values.values()), default=0)
     scale = nice_ceiling(peak) if peak else 1
     rows = []

@@ -79,40 +79,6 @@ def redirect_with_toast(location: str, message: str, level: str = SUCCESS) -> Re
     return redirect(location, 303)
 
 
-def form_list(name: str) -> list[str]:
-    """A list field: repeated inputs (`name`) and/or one comma/newline-separated text box."""
-    values: list[str] = []
-    for raw in request.form.getlist(name):
-        for part in raw.replace(";", ",").replace("\n", ",").split(","):
-            part = part.strip()
-            if part:
-                values.append(part)
-    return values
-
-
-def form_bool(name: str) -> bool:
-    return request.form.get(name, "").strip().lower() in {"1", "true", "on", "yes", "y"}
-
-
-def form_int(name: str) -> int | str | None:
-    """An int when the field holds one; the raw text when not (the service explains the error);
-    None when empty."""
-    raw = request.form.get(name, "").strip()
-    if raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        return raw
-
-
-def query_page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except (TypeError, ValueError):
-        return 1
-
-
 def as_datetime(value: Any) -> datetime | None:
     """A datetime from a datetime or an ISO 8601 string (the presenters' "...Z"); None otherwise."""
     if value is None or value == "":
@@ -133,5 +99,8 @@ def isoformat_utc(value: datetime | None) -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from dashboard.web.forms import FIELD_ANCHORS
+
     app.jinja_env.filters["as_datetime"] = as_datetime
     app.jinja_env.filters["isoformat_utc"] = isoformat_utc
+    app.jinja_env.globals["field_anchors"] = FIELD_ANCHORS

@@ -22,6 +22,7 @@ from dashboard.automation.links import (
     LINK_INVALID,
     LINK_NOT_FOUND,
     LINK_OK,
+    download_link_expiry,
     load_download_token,
 )
 from dashboard.automation.storage import ExportFileNotFound, StorageError, get_storage
@@ -86,6 +87,7 @@ def page(token: str):
         schedule_name=history.schedule_name,
         truncated=bool(history.truncated and history.total_records),
         total_records=f"{history.total_records or 0:,}",
+        expires_display=local_time(download_link_expiry(token), business),
     )
     return _no_store(make_response(body, 200))
 

@@ -29,11 +29,16 @@ def _signed_in():
 
 def _context(values: dict[str, Any], errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
     business = require_business()
+    errors = errors or {}
+    row_errors, list_errors = forms.address_errors(values["recipients"], errors, "recipients")
     return {
         "business": business,
         "values": values,
-        "errors": errors or {},
+        "errors": errors,
+        "row_errors": row_errors,
+        "list_errors": list_errors,
         "choices": _choices(),
+        "period_hint": forms.export_period_hint(business.timezone),
         "runs": [run_view(h) for h in history_service.recent_history(business, RECENT)],
     }
 
@@ -41,7 +46,9 @@ def _context(values: dict[str, Any], errors: dict[str, list[str]] | None = None)
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     if request.method == "GET":
-        return render_page("exports/new.html", "exports/partials/_panel.html", **_context(forms.new_export_values()))
+        return render_page(
+            "exports/new.html", "exports/partials/_panel.html", **_context(forms.new_export_values())
+        )
     business = require_business()
     values = forms.export_form_from_request(request.form)
     try:
@@ -56,10 +63,14 @@ def new():
             "MANUAL",
         )
     except ValidationError as exc:
-        return render_page("exports/new.html", "exports/partials/_panel.html", status=422, **_context(values, exc.errors))
+        return render_page(
+            "exports/new.html", "exports/partials/_panel.html", status=422, **_context(values, exc.errors)
+        )
     except NotPossible as exc:
         response = render_page("exports/new.html", "exports/partials/_panel.html", **_context(values))
         return toast(response, str(exc), ERROR)
-    mailed = f" It will be e-mailed to {', '.join(cleaned['recipients'])}." if cleaned.get("recipients") else ""
+    mailed = (
+        f" It will be e-mailed to {', '.join(cleaned['recipients'])}." if cleaned.get("recipients") else ""
+    )
     response = render_page("exports/new.html", "exports/partials/_panel.html", **_context(values))
     return toast(response, "Export started: it appears at the top of the list below." + mailed)

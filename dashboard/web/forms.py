@@ -20,8 +20,14 @@ from werkzeug.datastructures import MultiDict
 
 from dashboard.automation.calculator import WEEKDAY_NAMES
 from dashboard.exports.filters import DATE_RANGES, EXPORT_TYPE_LABELS, FILTER_FIELDS, FORMAT_LABELS
-from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES
-from dashboard.services.validation import is_timezone_name, schedule_data_from_form, split_addresses
+from dashboard.models.automation import EXPORT_TYPES, FORMATS
+from dashboard.services.errors import ErrorCollector
+from dashboard.services.validation import (
+    clean_email,
+    is_timezone_name,
+    schedule_data_from_form,
+    split_addresses,
+)
 
 CUSTOM_DATES = "custom"
 MONTHLY_BY_DAY = "day"
@@ -37,6 +43,29 @@ DATE_RANGE_CHOICES = list(DATE_RANGES.items()) + [(CUSTOM_DATES, "Custom dates�
 FILTER_LABELS = {
     "include_credit_history": "Include credit history (charges, payments, last credit date)",
     "exclude_zero_value": "Leave out products with no stock value",
+}
+# Where the error summary at the top of a form sends the person for each field.
+FIELD_ANCHORS: dict[str, tuple[str, str]] = {
+    "name": ("name", "Name"),
+    "export_type": ("export_type", "Export type"),
+    "format": ("format", "File format"),
+    "filters": ("filters", "Filters"),
+    "filters.date_range": ("filters-date_range", "Period"),
+    "filters.start_date": ("filters-start_date", "From"),
+    "filters.end_date": ("filters-end_date", "To"),
+    "frequency": ("frequency", "How often"),
+    "hour": ("hour", "Hour"),
+    "minute": ("minute", "Minute"),
+    "day_of_week": ("day_of_week", "Day of the week"),
+    "day_of_month": ("day_of_month", "Day of the month"),
+    "week_of_month": ("week_of_month", "Which week"),
+    "timezone": ("timezone", "Timezone"),
+    "recipients": ("recipient-list", "Recipients"),
+    "default_recipients": ("default-recipient-list", "Send these notices to"),
+    "email_subject": ("email_subject", "E-mail subject"),
+    "email_message": ("email_message", "Message"),
+    "from_name": ("from_name", "Sender name"),
+    "reply_to_email": ("reply_to_email", "Reply-to address"),
 }
 TIMING_KEYS = ("frequency", "hour", "minute", "day_of_week", "day_of_month", "week_of_month", "timezone")
 
@@ -120,7 +149,9 @@ def schedule_form_values(schedule_values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _two_digits(value: Any) -> str:
     """08 rather than 8 (the form shows a 24-hour clock)."""
-    return f"{value:02d}" if isinstance(value, int) and value >= 0 else ("00" if value is None else str(value))
+    return (
+        f"{value:02d}" if isinstance(value, int) and value >= 0 else ("00" if value is None else str(value))
+    )
 
 
 def _date_mode(filters: Mapping[str, Any]) -> str:
@@ -243,6 +274,30 @@ def errors_by_field(errors: Mapping[str, list[str]], values: Mapping[str, Any]) 
     return result
 
 
+def address_errors(
+    addresses: list[str], errors: dict[str, list[str]], field: str
+) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """After a failed save: each address's own messages (shown beside its box, from the same
+    check the as-you-type endpoint runs) and the errors left for the list as a whole (the cap)."""
+    if not errors.get(field):
+        return [[] for _ in addresses], errors
+    per_address = []
+    shown: set[str] = set()
+    for address in addresses:
+        collector = ErrorCollector()
+        clean_email(collector, field, address)
+        messages = collector.errors.get(field, [])
+        shown.update(messages)
+        per_address.append(messages)
+    remaining = dict(errors)
+    left = [message for message in errors[field] if message not in shown]
+    if left:
+        remaining[field] = left
+    else:
+        remaining.pop(field)
+    return per_address, remaining
+
+
 # --------------------------------------------------------------------------------------------
 # One-off exports
 
@@ -257,6 +312,10 @@ def export_form_from_request(form: MultiDict) -> dict[str, Any]:
         "date_mode": date_mode,
         "recipients": [address for raw in form.getlist("recipients") for address in split_addresses(raw)],
     }
+
+
+def export_period_hint(business_timezone: str) -> str:
+    return f"“Previous week” and the like are worked out when you press Run, in {business_timezone}."
 
 
 def new_export_values() -> dict[str, Any]:

@@ -21,7 +21,6 @@ from dashboard.services.presenters import schedule_to_dict
 from dashboard.services.validation import clean_email, validate_schedule_list_params
 from dashboard.tenancy import require_business
 from dashboard.web import forms
-from dashboard.web.history import run_view
 from dashboard.web.common import (
     ERROR,
     SUCCESS,
@@ -32,6 +31,7 @@ from dashboard.web.common import (
     toast,
     vary_on_htmx,
 )
+from dashboard.web.history import run_view
 from dashboard.web.pagination import paginate
 from dashboard.web.runs import runner
 
@@ -190,11 +190,15 @@ def _form_context(
     nonce: str | None = None,
 ) -> dict[str, Any]:
     business = require_business()
+    errors = forms.errors_by_field(errors or {}, values)
+    row_errors, list_errors = forms.address_errors(values["recipients"], errors, "recipients")
     return {
         "business": business,
         "schedule": schedule,
         "values": values,
-        "errors": forms.errors_by_field(errors or {}, values),
+        "errors": errors,
+        "row_errors": row_errors,
+        "list_errors": list_errors,
         "nonce": nonce or forms.new_nonce(),
         "action": url_for("schedules.edit", schedule_id=schedule.id)
         if schedule is not None
@@ -315,7 +319,10 @@ def form_filters():
     """The filters of the chosen export type (dates appear for "Custom dates…")."""
     business = require_business()
     values = forms.schedule_form_from_request(request.args, business.timezone)
-    return render_fragment("schedules/partials/_filters.html", values=values, errors={}, choices=_choices())
+    hint = forms.export_period_hint(business.timezone) if request.args.get("form_kind") == "export" else None
+    return render_fragment(
+        "schedules/partials/_filters.html", values=values, errors={}, choices=_choices(), period_hint=hint
+    )
 
 
 @bp.route("/form/recipient")
@@ -345,4 +352,6 @@ def validate_recipient():
     errors = ErrorCollector()
     for value in values:
         clean_email(errors, "recipients", value)
-    return render_fragment("schedules/partials/_recipient_error.html", messages=errors.errors.get("recipients", []))
+    return render_fragment(
+        "schedules/partials/_recipient_error.html", messages=errors.errors.get("recipients", [])
+    )

@@ -14,6 +14,7 @@ from dashboard.services import notifications as service
 from dashboard.services.errors import ValidationError
 from dashboard.services.validation import split_addresses
 from dashboard.tenancy import require_business, role_required
+from dashboard.web import forms
 from dashboard.web.common import is_htmx, redirect_with_toast, render_page, toast
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -43,13 +44,17 @@ def _values_from_form() -> dict[str, Any]:
 
 
 def _render(values: dict[str, Any], errors: dict | None = None, status: int = 200, saved_at=None):
+    errors = errors or {}
+    row_errors, list_errors = forms.address_errors(values["default_recipients"], errors, "default_recipients")
     return render_page(
         "settings/notifications.html",
         "settings/partials/_form.html",
         status=status,
         business=require_business(),
         values=values,
-        errors=errors or {},
+        errors=errors,
+        row_errors=row_errors,
+        list_errors=list_errors,
         saved_at=saved_at,
     )
 

@@ -26,17 +26,13 @@ def _owners_only():
 def index():
     business = require_business()
     stats = service.statistics(business)
-    sizes = getattr(service, "average_file_size_by_format", None)
     context = {
         "business": business,
         "stats": stats,
         "daily_chart": charts.daily_chart(stats["daily"]),
+        "daily_chart_narrow": charts.daily_chart(stats["daily"], width=360, height=220),
         "type_chart": charts.rate_chart(stats["by_type"], EXPORT_TYPE_LABELS, EXPORT_TYPES),
         "format_chart": charts.rate_chart(stats["by_format"], FORMAT_LABELS, FORMATS),
-        "size_chart": charts.size_chart(
-            {f: v for f, v in sizes(business).items()}, FORMAT_LABELS
-        )
-        if sizes is not None
-        else None,
+        "size_chart": charts.size_chart(service.average_file_size_by_format(business), FORMAT_LABELS),
     }
     return render_page("statistics/index.html", "statistics/partials/_content.html", **context)

@@ -147,3 +147,55 @@ def foreign_history(app, other_tenant):
     history = make_history(other_tenant.business, other_tenant.owner, file_name="theirs.csv")
     store_file(app, history)
     return history
+
+
+class Shared:
+    """One app, business, owner and schedule for a module of read-only or refused requests
+    (validation rules): set up once instead of once per case, which is most of their cost."""
+
+    app = None
+    api: ApiClient
+    manager_api: ApiClient
+    business = None
+    schedule_id: str = ""
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    from config import TestConfig
+    from dashboard import create_app
+    from tests.conftest import TEST_DATABASE_URL, Factory, _reset_database
+
+    root = tmp_path_factory.mktemp("shared")
+    overrides = {"EXPORT_ROOT": str(root / "exports"), "MAIL_OUTBOX_DIR": str(root / "outbox")}
+    if TEST_DATABASE_URL:
+        overrides["SQLALCHEMY_DATABASE_URI"] = TEST_DATABASE_URL
+    application = create_app(TestConfig, **overrides)
+    state = Shared()
+    with application.app_context():
+        db.create_all()
+        _reset_database()
+        factory = Factory(application)
+        business = factory.business("Shared Shop", timezone="UTC")
+        owner = factory.user(business, role="owner", email="owner@shared.example.com", name="Sid Shared")
+        manager = factory.user(business, role="manager", email="manager@shared.example.com")
+        client = application.test_client()
+        state.app = application
+        state.api = ApiClient(client, bearer(owner, business))
+        state.manager_api = ApiClient(client, bearer(manager, business))
+        state.schedule_id = str(make_schedule(business, owner).id)
+        state.business_id = business.id
+        db.session.remove()
+    yield state
+    with application.app_context():
+        if TEST_DATABASE_URL:
+            _reset_database()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def shared_api(shared):
+    with shared.app.app_context():
+        yield shared.api
+        db.session.remove()

@@ -81,7 +81,9 @@ def histories(**where) -> list[ExportHistory]:
 
 
 def _pg_admin_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    return (
+        make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    )
 
 
 def _pg_execute(url: str, *statements: str) -> None:
@@ -98,6 +100,20 @@ def _pg_drop(url: str, name: str) -> None:
         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()",
         f'DROP DATABASE IF EXISTS "{name}"',
     )
+
+
+def _pg_truncate_all(url: str) -> None:
+    import psycopg
+
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        connection.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
 
 
 def base_env(tmp: Path, url: str, **extra) -> dict:
@@ -151,9 +167,17 @@ class SharedDatabase:
             [FLASK, *args], cwd=ROOT, env=self.env(**env), capture_output=True, text=True, timeout=timeout
         )
 
-    def spawn(self, argv: list[str], **env) -> subprocess.Popen:
+    def spawn(self, argv: list[str], *, new_session: bool = False, **env) -> subprocess.Popen:
+        """A child process; `new_session` puts it in its own process group (a server with a
+        reloader child), so that `stop_group` can end both."""
         child = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            argv,
+            cwd=ROOT,
+            env=self.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=new_session,
         )
         self.children.append(child)
         return child
@@ -166,6 +190,14 @@ class SharedDatabase:
         out, err = child.communicate(timeout=timeout)
         assert child.returncode == 0, err[-3000:]
         return json.loads(out.strip().splitlines()[-1])
+
+    @staticmethod
+    def stop_group(child: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+        """Signal a child started with `new_session` and everything in its process group."""
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            pass
 
     def close(self) -> None:
         for child in self.children:
@@ -211,5 +243,3 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, message: 
 
 def count_rows(sql: str, **params) -> int:
     return int(db.session.execute(text(sql), params).scalar() or 0)
-
-

@@ -255,7 +255,13 @@ def test_rerun_covers_the_same_period(shop):
 
 def test_one_off_export(shop):
     history = ScheduledExportRunner().start_one_off_export(
-        shop.business, shop.manager, "INVENTORY", "excel", {"exclude_zero_value": True}, ["a@example.com"], "API"
+        shop.business,
+        shop.manager,
+        "INVENTORY",
+        "excel",
+        {"exclude_zero_value": True},
+        ["a@example.com"],
+        "API",
     )
     # COMPLETED, or EMAILED once the delivery code has handed the mail over
     assert history.status in ("COMPLETED", "EMAILED"), history.error_message

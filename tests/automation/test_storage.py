@@ -155,7 +155,9 @@ def test_cleanup_deletes_old_files_clears_path_keeps_record(app, shop, tmp_path)
     assert isinstance(storage, LocalExportFileStorage)
     now = datetime.now(UTC)
     old = _history(shop.business, created_at=now - timedelta(days=40))
-    old.file_path = storage.save_export_file(io.BytesIO(b"old"), "old.csv", shop.business.id, old.id, old.created_at)
+    old.file_path = storage.save_export_file(
+        io.BytesIO(b"old"), "old.csv", shop.business.id, old.id, old.created_at
+    )
     recent = _history(shop.business, created_at=now - timedelta(days=2))
     recent.file_path = storage.save_export_file(
         io.BytesIO(b"new"), "new.csv", shop.business.id, recent.id, recent.created_at
@@ -223,9 +225,15 @@ def s3_server():
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    saved = {
+        k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
     os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
     )
     yield f"http://127.0.0.1:{port}"
     server.stop()
@@ -254,7 +262,9 @@ def test_s3_save_open_delete(s3_server, s3_bucket, tmp_path):
     src.write_bytes(b"a,b\n1,2\n")
     path = storage.save_export_file(src, "sales export.csv", BUSINESS, HISTORY, WHEN, content_type="text/csv")
     assert path == f"exports/{BUSINESS}/2024/03/{HISTORY}_sales_export.csv"
-    head = boto3.client("s3", endpoint_url=s3_server).head_object(Bucket=s3_bucket, Key=f"tenant-files/{path}")
+    head = boto3.client("s3", endpoint_url=s3_server).head_object(
+        Bucket=s3_bucket, Key=f"tenant-files/{path}"
+    )
     assert head["ContentType"] == "text/csv"
     stream = storage.get_export_file(path)
     assert stream.read() == b"a,b\n1,2\n"
@@ -289,7 +299,9 @@ def test_get_storage_picks_s3_and_cleans_up_there(app_factory, s3_server, s3_buc
         db.session.flush()
         now = datetime.now(UTC)
         old = _history(business, created_at=now - timedelta(days=31))
-        old.file_path = storage.save_export_file(io.BytesIO(b"old"), "o.csv", business.id, old.id, old.created_at)
+        old.file_path = storage.save_export_file(
+            io.BytesIO(b"old"), "o.csv", business.id, old.id, old.created_at
+        )
         db.session.commit()
         path = old.file_path
         summary = storage.cleanup_old_exports(30, now=now)

@@ -17,26 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD
 from werkzeug.serving import make_server
 
 from config import TestConfig
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "browser-password-1"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 812}
-
-pytestmark = pytest.mark.browser
 
 
 def _unavailable(reason: str):
@@ -161,35 +145,11 @@ def page(context):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            errors.append(msg.text) if msg.type == "error" and "Content Security Policy" in msg.text else None
+        ),
     )
     # hx-confirm asks through window.confirm: accept, as a person meaning it would.
     page.on("dialog", lambda dialog: dialog.accept())
     yield page
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    """Through the real login page, as a person would."""
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
-def screenshot(page, name: str) -> list[Path]:
-    """Write `name` at 1280 px and 375 px wide (full page) to tests/artifacts/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    written = []
-    original = page.viewport_size
-    for label, size in (("1280", DESKTOP), ("375", PHONE)):
-        page.set_viewport_size(size)
-        path = SCREENSHOTS / f"{name}-{label}.png"
-        page.screenshot(path=str(path), full_page=True)
-        written.append(path)
-    if original:
-        page.set_viewport_size(original)
-    return written

@@ -300,4 +300,3 @@ def other_tenant(factory):
     business = factory.business("Other Shop", timezone="America/New_York")
     owner = _member(business, "owner@shop-two.example.com", "Otto Other", "owner")
     return SimpleNamespace(business=business, owner=owner)
-

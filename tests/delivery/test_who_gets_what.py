@@ -126,7 +126,7 @@ def test_failure_alert_goes_to_default_recipients(smtp, tenant, runs):
     assert "The database could not be reached" in text
     assert "OperationalError: database is locked" in text
     assert "Try a manual trigger" in text and "Contact support" in text
-    assert "Next run:" in text
+    assert "Next scheduled run:" in text
     assert attachments(message) == []
     db.session.refresh(history)
     assert history.status == "FAILED" and history.email_delivery == []  # alerts are not the export mail
@@ -175,7 +175,7 @@ def test_failure_alert_says_when_the_run_is_retried(smtp, tenant, runs):
     deliver_run_result(history.id)
     text = " ".join(text_part(smtp.received[0].message).split())
     assert "interrupted before it finished" in text
-    assert "Next run: 2 Jan 2030, 08:00 EST." in text
+    assert "Next scheduled run: 2 Jan 2030, 08:00 EST." in text
     assert "retried automatically at 1 Jan 2030, 10:05 EST" in text
 
 

@@ -96,7 +96,17 @@ def shop(factory):
         ]
     )
 
-    def sale(receipt, when, customer=None, subtotal=0, discount=0, tax=0, items=1, method="card", status="completed"):
+    def sale(
+        receipt,
+        when,
+        customer=None,
+        subtotal=0,
+        discount=0,
+        tax=0,
+        items=1,
+        method="card",
+        status="completed",
+    ):
         return Sale(
             business_id=business.id,
             receipt_number=receipt,
@@ -119,7 +129,9 @@ def shop(factory):
             sale("R-0002", ny(2024, 1, 1, 0, 0), None, 2000, 200, 144, items=2, method="cash"),
             # 31 Jan 23:30 in New York is 1 Feb 04:30 UTC: a January sale.
             sale("R-0003", ny(2024, 1, 31, 23, 30), zoe, 10000, 1000, 720, items=3),
-            sale("R-0004", ny(2024, 2, 1, 0, 15), evil, 500, 0, 40, items=1, method="mobile", status="refunded"),
+            sale(
+                "R-0004", ny(2024, 2, 1, 0, 15), evil, 500, 0, 40, items=1, method="mobile", status="refunded"
+            ),
             # The day New York springs forward: 03:30 EDT.
             sale("R-0005", ny(2024, 3, 10, 3, 30), None, 123456, 0, 9876, items=7, method="credit"),
         ]

@@ -131,8 +131,16 @@ def test_rerun_filters_pin_the_resolved_period():
     [
         ("SALES", {"start_date": "2024-01-01", "end_date": "2024-01-01"}, None),
         ("SALES", {"date_range": "today"}, None),
-        ("AUDIT_LOGS", {"date_range": "year_to_date", "start_date": None, "end_date": ""}, {"date_range": "year_to_date"}),
-        ("SALES", {"start_date": date(2024, 1, 2), "end_date": "2024-02-03"}, {"start_date": "2024-01-02", "end_date": "2024-02-03"}),
+        (
+            "AUDIT_LOGS",
+            {"date_range": "year_to_date", "start_date": None, "end_date": ""},
+            {"date_range": "year_to_date"},
+        ),
+        (
+            "SALES",
+            {"start_date": date(2024, 1, 2), "end_date": "2024-02-03"},
+            {"start_date": "2024-01-02", "end_date": "2024-02-03"},
+        ),
         ("CUSTOMERS", {}, None),
         ("CUSTOMERS", None, {}),
         ("CUSTOMERS", {"include_credit_history": False}, None),
@@ -160,7 +168,11 @@ def test_valid_filters(export_type, filters, normalized):
         ("SALES", {"start_date": "2024-01-01T00:00", "end_date": "2024-03-01"}, "filters.start_date"),
         ("SALES", {"date_range": "last_year"}, "filters.date_range"),
         ("SALES", {"date_range": 7}, "filters.date_range"),
-        ("SALES", {"date_range": "today", "start_date": "2024-01-01", "end_date": "2024-01-02"}, "filters.date_range"),
+        (
+            "SALES",
+            {"date_range": "today", "start_date": "2024-01-01", "end_date": "2024-01-02"},
+            "filters.date_range",
+        ),
         ("SALES", {"date_range": "today", "customer": "x"}, "filters"),
         ("AUDIT_LOGS", {}, "filters.date_range"),
         ("CUSTOMERS", {"include_credit_history": "yes"}, "filters.include_credit_history"),

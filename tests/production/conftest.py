@@ -12,24 +12,19 @@ import pytest
 from tests.production.prodkit import (
     ADMIN_URL,
     AWS_ENV,
-    BIG_SALES,
-    BIG_SHOP,
-    OWNER_EMAIL,
-    PASSWORD,
     PG_BIN,
-    SMALL_SALES,
-    SMALL_SHOP,
     TEMPLATE_DB,
     Fleet,
+    ProdDatabase,
     S3Server,
     SmtpServer,
-    TestDatabase,
     ThrowawayCluster,
     _pg_reachable,
     admin_execute,
     database_url,
     drop_database,
     run_flask,
+    seed_template,
 )
 
 
@@ -45,43 +40,23 @@ def pg_server() -> str:
 
 
 @pytest.fixture(scope="session")
-def template_db(pg_server, tmp_path_factory) -> str:
+def template_db(pg_server, tmp_path_factory) -> Iterator[str]:
     """A database migrated with `flask db upgrade` (as on release) and seeded once; tests copy it."""
-    marker_db = TEMPLATE_DB
-    drop_database(marker_db)
-    admin_execute(f'CREATE DATABASE "{marker_db}"')
-    url = database_url(marker_db)
-    instance = tmp_path_factory.mktemp("template-instance")
-    env = {"INSTANCE_PATH": str(instance)}
-    run_flask(["db", "upgrade"], url, env)
-    run_flask(["demo", "seed", "--business", SMALL_SHOP, "--sales", str(SMALL_SALES)], url, env)
-    run_flask(["demo", "seed", "--business", BIG_SHOP, "--sales", str(BIG_SALES)], url, env, timeout=300)
-    for business in (SMALL_SHOP, BIG_SHOP):
-        run_flask(
-            [
-                "users",
-                "create",
-                OWNER_EMAIL,
-                "--password",
-                PASSWORD,
-                "--business",
-                business,
-                "--role",
-                "owner",
-            ],
-            url,
-            env,
-        )
-    yield marker_db
-    drop_database(marker_db)
+    drop_database(TEMPLATE_DB)
+    admin_execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    url = database_url(TEMPLATE_DB)
+    run_flask(["db", "upgrade"], url, {"INSTANCE_PATH": str(tmp_path_factory.mktemp("template-instance"))})
+    seed_template(url, tmp_path_factory.mktemp("template-seed"))
+    yield TEMPLATE_DB
+    drop_database(TEMPLATE_DB)
 
 
 @pytest.fixture
-def prod_db(template_db, request) -> Iterator[TestDatabase]:
+def prod_db(template_db, request) -> Iterator[ProdDatabase]:
     """A fresh copy of the template for one test, dropped afterwards."""
     name = f"test_prod_{request.node.name[:30].lower().replace('[', '_').replace(']', '')}_{uuid.uuid4().hex[:6]}"
     admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield TestDatabase(name, database_url(name))
+    yield ProdDatabase(name, database_url(name))
     drop_database(name)
 
 

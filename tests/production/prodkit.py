@@ -21,11 +21,14 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import requests
+from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -135,8 +138,89 @@ def base_env(database: str) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def app_on(database: str, tmp: Path):
+    """An in-process app (TestConfig: no scheduler) on `database`, inside its app context."""
+    from config import TestConfig
+    from dashboard import create_app
+    from dashboard.extensions import db
+
+    app = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=database,
+        EXPORT_ROOT=str(tmp / "exports"),
+        MAIL_OUTBOX_DIR=str(tmp / "outbox"),
+        SECRET_KEY=SECRET_KEY,
+    )
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def seed_template(database: str, tmp: Path) -> None:
+    """Two businesses with the demo seed, an owner of both, and BIG_SALES sales in the big one
+    (copied in SQL from its demo sales: the demo seed writes ~3,500 sales/s, this ~100,000/s)."""
+    from sqlalchemy import text
+
+    from dashboard import demo
+    from dashboard.extensions import db
+    from dashboard.models import Business, Membership, User
+
+    with app_on(database, tmp):
+        demo.seed_business(SMALL_SHOP, sales=SMALL_SALES)
+        demo.seed_business(BIG_SHOP, sales=200)
+        owner = User(email=OWNER_EMAIL, name="Prod Owner")
+        owner.set_password(PASSWORD)
+        db.session.add(owner)
+        for name in (SMALL_SHOP, BIG_SHOP):
+            business = db.session.query(Business).filter_by(name=name).one()
+            db.session.add(Membership(user=owner, business=business, role="owner"))
+        big = db.session.query(Business).filter_by(name=BIG_SHOP).one()
+        db.session.execute(
+            text(
+                """
+                WITH base AS (
+                    SELECT row_number() OVER (ORDER BY id) - 1 AS n, * FROM sales WHERE business_id = :b
+                ), size AS (SELECT count(*) AS c FROM base)
+                INSERT INTO sales (business_id, receipt_number, created_at, customer_id, cashier_id,
+                    payment_method, status, item_count, subtotal_cents, discount_cents, tax_cents, total_cents)
+                SELECT base.business_id, 'BULK-' || g,
+                    (now() AT TIME ZONE 'utc') - make_interval(secs => g * 30),
+                    base.customer_id, base.cashier_id, base.payment_method, base.status, base.item_count,
+                    base.subtotal_cents, base.discount_cents, base.tax_cents, base.total_cents
+                FROM generate_series(1, :count) AS g
+                CROSS JOIN size
+                JOIN base ON base.n = g % size.c
+                """
+            ),
+            {"b": big.id, "count": BIG_SALES - 200},
+        )
+        db.session.commit()
+
+
+def make_token_in_process(database: str, business: str, tmp: Path) -> str:
+    from dashboard.auth.tokens import create_token
+    from dashboard.extensions import db
+    from dashboard.models import Business, Membership, User
+
+    with app_on(database, tmp):
+        membership = (
+            db.session.query(Membership)
+            .join(User)
+            .join(Business)
+            .filter(User.email == OWNER_EMAIL, Business.name == business)
+            .one()
+        )
+        token = create_token(membership)
+        db.session.commit()
+        return token
+
+
 @dataclass
-class TestDatabase:
+class ProdDatabase:
     name: str
     url: str  # SQLAlchemy URL (postgresql+psycopg://)
 
@@ -349,19 +433,26 @@ class Instance:
             *self.extra_args,
             "app:app",
         ]
-        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             argv,
             cwd=ROOT,
             env=self.env,
-            stdout=self._log,
+            # A pipe, not a file: a file-size limit set on the instance must not hit its own logs.
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=self.preexec_fn,  # noqa: PLW1509 (only used to set rlimits)
+            preexec_fn=self.preexec_fn,
         )
+        threading.Thread(target=self._copy_log, args=(self.proc.stdout,), daemon=True).start()
         if wait:
             self.wait_healthy()
         return self
+
+    def _copy_log(self, pipe) -> None:
+        with open(self.log_path, "ab") as log:
+            for line in iter(pipe.readline, b""):
+                log.write(line)
+                log.flush()
 
     def wait_healthy(self, timeout: float = 30, expect: int = 200) -> None:
         def ready():
@@ -384,6 +475,10 @@ class Instance:
             ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
         ).stdout
         return [int(p) for p in out.split()]
+
+    def signal_group(self, signum: int) -> None:
+        """Send a signal to the arbiter and every worker (SIGSTOP freezes the whole instance)."""
+        os.killpg(self.proc.pid, signum)
 
     def kill(self) -> None:
         """SIGKILL the whole process tree at once: arbiter and workers die mid-whatever."""
@@ -462,11 +557,16 @@ class Fleet:
         return instance
 
     def stop_all(self) -> None:
-        for instance in self.instances:
+        """SIGTERM every instance at once (gunicorn's graceful stop), then wait for each."""
+        running = [i for i in self.instances if i.proc is not None and i.proc.poll() is None]
+        for instance in running:
+            with contextlib.suppress(ProcessLookupError):
+                instance.proc.send_signal(signal.SIGTERM)
+        for instance in running:
             try:
-                instance.terminate(timeout=40)
-            except AssertionError:
-                pass
+                instance.proc.wait(45)
+            except subprocess.TimeoutExpired:
+                instance.kill()
 
     def logs(self) -> str:
         return "\n".join(f"--- {i.name} ---\n{i.log_tail(80)}" for i in self.instances)
@@ -475,16 +575,16 @@ class Fleet:
 # -- API helpers ---------------------------------------------------------------------------------
 
 
-def make_token(database: TestDatabase, business: str) -> str:
-    out = run_flask(["users", "token", OWNER_EMAIL, "--business", business], database.url)
-    return out.strip().splitlines()[-1]
+def make_token(database: ProdDatabase, business: str) -> str:
+    """A Bearer token of the owner in `business` (as `flask users token` prints one)."""
+    return make_token_in_process(database.url, business, Path(tempfile.mkdtemp(prefix="token-")))
 
 
-def business_id(database: TestDatabase, name: str) -> str:
+def business_id(database: ProdDatabase, name: str) -> str:
     return str(database.scalar("SELECT id FROM businesses WHERE name = %s", (name,)))
 
 
-def owner_id(database: TestDatabase) -> str:
+def owner_id(database: ProdDatabase) -> str:
     return str(database.scalar("SELECT id FROM users WHERE lower(email) = lower(%s)", (OWNER_EMAIL,)))
 
 
@@ -494,3 +594,64 @@ def dump_on_failure(fleet: Fleet) -> str:
 
 def python_exe() -> str:
     return sys.executable
+
+
+def insert_schedules(
+    database,
+    business: str,
+    owner: str,
+    due: list[datetime],
+    *,
+    export_type="INVENTORY",
+    filters=None,
+    fmt="csv",
+    recipients=None,
+    prefix="multi",
+) -> list[str]:
+    """Schedules straight into the database (what the API would store), due at the given times."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows, ids = [], []
+    for n, due_at in enumerate(due):
+        schedule_id = str(uuid.uuid4())
+        ids.append(schedule_id)
+        to = recipients(n) if recipients else []
+        rows.append(
+            (
+                schedule_id,
+                business,
+                owner,
+                f"{prefix} {n}",
+                export_type,
+                fmt,
+                "DAILY",
+                3,
+                0,
+                None,
+                None,
+                None,
+                "UTC",
+                Jsonb(to),
+                False,
+                f"{prefix} {n}",
+                "",
+                Jsonb(filters or {}),
+                False,
+                True,
+                None,
+                due_at.astimezone(UTC).replace(tzinfo=None),
+                now,
+                now,
+            )
+        )
+    with psycopg.connect(database.url.replace("+psycopg", ""), autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO export_schedules (id, business_id, created_by_id, name, export_type, format,
+                frequency, hour, minute, day_of_week, day_of_month, week_of_month, timezone, recipients,
+                include_creator_email, email_subject, email_message, filters, skip_if_empty, is_active,
+                last_run_at, next_run_at, created_at, updated_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                %s, %s, %s)""",
+                rows,
+            )
+    return ids

@@ -11,7 +11,6 @@ import pytest
 
 from config import ProductionConfig
 from dashboard import create_app
-
 from tests.production.prodkit import ROOT
 
 PROBE = """

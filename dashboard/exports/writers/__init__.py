@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from dashboard.exports.columns import Column
+from dashboard.exports.columns import EXCEL_MAX_CHARS, Column
 
 
 @dataclass
@@ -50,6 +50,8 @@ class ExportWriter:
     content_type: str = ""
     # How text cells are cleaned for this format, fused into the row converter (see columns.py).
     text_cell: Callable[[str | None], object] | None = None
+    # Longer text always goes through text_cell (which cuts it to the format's limit).
+    text_max: int = EXCEL_MAX_CHARS
     # Whether the service must count the matching rows first (to say "first N of M").
     needs_count: bool = False
     # Whether the format holds every row or stops at a limit (PDF_MAX_ROWS).

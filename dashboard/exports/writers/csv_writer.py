@@ -8,6 +8,7 @@ time `2024-03-15 14:03:00` (the space form, which Excel and LibreOffice recognis
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from dashboard.exports.columns import csv_text
@@ -24,13 +25,23 @@ class CsvWriter(ExportWriter):
         super().__init__(path, meta)
         # newline="" lets the csv module write RFC 4180 CRLF line ends itself.
         self._file = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-        self._csv = csv.writer(self._file)
+        # Rows are formatted into a buffer and written once a batch: a file write per row costs
+        # more than the formatting.
+        self._buffer = io.StringIO()
+        self._csv = csv.writer(self._buffer)
         # Headers are ours, but go through the guard like any text.
         self._csv.writerow([csv_text(c.header) for c in meta.columns])
+        self._flush()
+
+    def _flush(self) -> None:
+        self._file.write(self._buffer.getvalue())
+        self._buffer.seek(0)
+        self._buffer.truncate()
 
     def write_rows(self, rows: list[tuple]) -> None:
         # csv.writer formats Decimal, int and datetime with str(): exactly the forms above.
         self._csv.writerows(rows)
+        self._flush()
         self.rows_written += len(rows)
 
     def close(self) -> None:

@@ -190,8 +190,13 @@ class ExcelWriter(ExportWriter):
         self.workbook.save(self.path)
 
     def abort(self) -> None:
-        # Write-only sheets hold temporary files until saved; closing the workbook is enough here.
-        try:
-            self.workbook.close()
-        except Exception:  # noqa: S110 - best effort on a failure path
-            pass
+        # Each write-only sheet streams into a temporary file: finish and remove them, so that
+        # nothing is left behind and no half-closed XML writer complains when collected.
+        for ws in self.workbook.worksheets:
+            try:
+                if not ws.closed:
+                    ws.close()
+                if ws._writer is not None:
+                    ws._writer.cleanup()
+            except Exception:  # noqa: S110 - best effort on a failure path
+                pass

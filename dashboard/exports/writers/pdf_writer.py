@@ -132,6 +132,7 @@ class PdfWriter(ExportWriter):
     extension = "pdf"
     content_type = "application/pdf"
     text_cell = staticmethod(pdf_text)
+    text_max = PDF_MAX_CELL_CHARS
     needs_count = True
     limits_rows = True
 

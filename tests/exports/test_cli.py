@@ -1,0 +1,92 @@
+"""`flask exports run`: a file and a one-line summary, or exit 2 with a clear message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.exports.conftest import read_csv, sheet_values
+
+
+def run(runner, *args):
+    return runner.invoke(args=["exports", "run", *args])
+
+
+def test_run_writes_the_file_and_a_summary(shop, runner, tmp_path):
+    out = tmp_path / "sales.xlsx"
+    result = run(
+        runner,
+        "--business", "Café Zoë & Co",
+        "--type", "SALES",
+        "--format", "excel",
+        "--filters", json.dumps({"start_date": "2023-12-01", "end_date": "2024-03-31"}),
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Exported 5 records, ")
+    assert str(out) in result.output and result.output.count("\n") == 1
+    assert len(sheet_values(out)) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sales.xlsx"]  # no temporary file left
+
+
+def test_run_into_a_directory_uses_the_standard_name(shop, runner, tmp_path):
+    result = run(
+        runner,
+        "--business",
+        "Café Zoë & Co",
+        "--type",
+        "inventory",
+        "--format",
+        "CSV",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.exit_code == 0, result.output
+    [written] = list(tmp_path.iterdir())
+    assert written.name.startswith("inventory_export_") and written.suffix == ".csv"
+    assert len(read_csv(written)) == 4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--business", "Nobody's Shop", "--type", "SALES", "--format", "csv"], "no business named"),
+        (["--type", "REFUNDS", "--format", "csv"], "export_type"),
+        (["--type", "SALES", "--format", "docx", "--filters", '{"date_range": "today"}'], "format"),
+        (["--type", "SALES", "--format", "csv", "--filters", "{date_range: today}"], "not valid JSON"),
+        (["--type", "SALES", "--format", "csv", "--filters", "[]"], "filters"),
+        (["--type", "SALES", "--format", "csv"], "filters.date_range"),
+        (
+            ["--type", "SALES", "--format", "csv", "--filters", '{"date_range": "fortnight"}'],
+            "Choose a date range",
+        ),
+        (
+            ["--type", "CUSTOMERS", "--format", "csv", "--filters", '{"include_credit_history": "yes"}'],
+            "true or false",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(shop, runner, tmp_path, args, message):
+    if "--business" not in args:
+        args = ["--business", "Café Zoë & Co", *args]
+    result = run(runner, *args, "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_directory(shop, runner, tmp_path):
+    result = run(
+        runner,
+        "--business",
+        "Café Zoë & Co",
+        "--type",
+        "INVENTORY",
+        "--format",
+        "csv",
+        "--out",
+        str(tmp_path / "no" / "x.csv"),
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output
