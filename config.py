@@ -98,6 +98,11 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+    # Proxies in front of gunicorn that append X-Forwarded-For / X-Forwarded-Proto (nginx, a load
+    # balancer: 1). Without it every client seems to come from the proxy's address, and the per-IP
+    # rate limits would lump all users together.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+
     # Rate limits (Flask-Limiter); use redis:// under gunicorn so limits hold across workers.
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

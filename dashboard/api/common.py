@@ -32,7 +32,7 @@ from dashboard.tenancy import current_membership
 AUTOMATION_PREFIX = "/api/reports/automation"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SEND_JSON_OBJECT = "Send a JSON object."
-SEND_JSON_CONTENT_TYPE = "Send a JSON object with the header Content-Type: application/json."
+SET_JSON_CONTENT_TYPE = "Set the header Content-Type: application/json."
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ class UnsupportedBody(ValidationError):
     """A body that is not JSON: 415, in the same shape as a 400."""
 
     def __init__(self) -> None:
-        super().__init__({NON_FIELD: [SEND_JSON_CONTENT_TYPE]})
+        super().__init__({NON_FIELD: [SEND_JSON_OBJECT, SET_JSON_CONTENT_TYPE]})
 
 
 def _unsupported_body(error: UnsupportedBody):

@@ -184,21 +184,25 @@ def _period(filters: dict | None) -> str:
 
 
 def _plain_error(message: str | None) -> str:
-    """A sentence a business manager understands; the technical message goes beside it."""
+    """A sentence a business manager understands; the recorded message goes beside it."""
     text = (message or "").lower()
     if "interrupt" in text or "stale" in text:
         return (
             "The export was interrupted before it finished: the server restarted or the worker "
             "stopped responding."
         )
-    if "no space" in text or "disk" in text or "storage" in text or "s3" in text:
+    if "never started" in text:
+        return "The export was queued but never started: the process that queued it stopped."
+    if "settings are not valid" in text or "filter" in text or re.search(r"\bdates?\b|date range", text):
+        return "The export's settings are not valid any more (for example its filters or date range)."
+    if "disk" in text or "no space" in text or "storage" in text or "could not be saved" in text:
         return "The export file could not be saved: the file storage is full or unavailable."
+    if "out of memory" in text:
+        return "The export ran out of memory: try a shorter period or the CSV format."
+    if "database" in text or "operationalerror" in text:
+        return "The database could not be reached while the export ran."
     if "timeout" in text or "timed out" in text:
         return "The export took too long and was stopped."
-    if "filter" in text or "date" in text or "invalid" in text or "valid" in text:
-        return "The export's settings are not valid any more (for example its filters or date range)."
-    if "database" in text or "operationalerror" in text or "connection" in text:
-        return "The database could not be reached while the export ran."
     return "The export could not be completed because of an unexpected error."
 
 
@@ -835,7 +839,7 @@ def _describe_row(row: MailMessage, tz: ZoneInfo | None = None) -> str | None:
         if row.next_attempt_at:
             local = _aware(row.next_attempt_at).astimezone(tz or ZoneInfo("UTC"))
             when = f"{local:%H:%M} {local.tzname()}"
-        return f"Not delivered yet ({row.last_error}); trying again at {when}."
+        return f"Not delivered yet: {row.last_error.rstrip('.')}. Trying again at {when}."
     return "Queued for sending."
 
 

@@ -57,6 +57,7 @@ class ExportExecutor:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._keys: set[Hashable] = set()
+        self._running = 0
         self._closed = False
 
     @property
@@ -76,6 +77,23 @@ class ExportExecutor:
     def tracked(self) -> set[Hashable]:
         with self._lock:
             return set(self._keys)
+
+    def running(self) -> int:
+        """Tasks executing right now (at most `workers`)."""
+        with self._lock:
+            return self._running
+
+    def _counted(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self._running += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+        return run
 
     def free_slots(self) -> int:
         """Workers not busy and not promised to a queued task (unbounded when synchronous)."""
@@ -108,7 +126,7 @@ class ExportExecutor:
                     return done
                 self._keys.add(key)
         try:
-            future = self._get_pool().submit(_run_in_app_context, self.app, fn, args, kwargs)
+            future = self._get_pool().submit(self._counted(_run_in_app_context), self.app, fn, args, kwargs)
         except Exception:
             with self._lock:
                 self._keys.discard(key)

@@ -40,14 +40,16 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from dashboard.automation import executor as executor_module
@@ -65,7 +67,7 @@ from dashboard.models.automation import (
     ExportSchedule,
 )
 from dashboard.models.pos import Business, User
-from dashboard.models.types import utcnow
+from dashboard.models.types import GUID, UTCDateTime, new_uuid, utcnow
 from dashboard.services.audit import record_audit
 from dashboard.services.errors import ValidationError
 
@@ -264,6 +266,12 @@ class _Run:
             timezone=(schedule.timezone if schedule is not None and schedule.timezone else business.timezone)
             or "UTC",
         )
+        # Detach the business with its columns loaded: the exporter reads it during the long work,
+        # and a lazy reload then would leave this session idle in a transaction for the whole
+        # export (on PostgreSQL that holds up migrations).
+        for column in ("id", "name", "timezone", "currency"):
+            getattr(business, column)
+        db.session.expunge(business)
         return info
 
     def execute(self) -> str | None:
@@ -397,6 +405,50 @@ class _Run:
         return row is not None and row.status == STATUS_COMPLETED and row.file_path == stored_path
 
 
+# The occurrence claim (see the module docstring), built once: a poll that finds 1,000 due
+# schedules runs it 1,000 times.
+_schedules = ExportSchedule.__table__
+_CLAIM_CAS = (
+    update(_schedules)
+    .where(
+        _schedules.c.id == bindparam("claim_id", type_=GUID()),
+        _schedules.c.next_run_at == bindparam("claim_seen", type_=UTCDateTime()),
+        _schedules.c.is_active == true(),
+    )
+    # Keep updated_at: it says when a person last changed the schedule.
+    .values(
+        next_run_at=bindparam("claim_next", type_=UTCDateTime()),
+        last_run_at=bindparam("claim_now", type_=UTCDateTime()),
+        updated_at=_schedules.c.updated_at,
+    )
+)
+_CLAIM_INSERT = insert(ExportHistory.__table__)
+
+
+@contextmanager
+def _claim_durability(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, claims commit without waiting for the WAL flush (``synchronous_commit
+    off``): one fsync per claim made 1,000 claims take over a second. Safe for exactly-once: a
+    claim that a server crash forgets is lost whole (the UPDATE and its INSERT are one
+    transaction), so the schedule is simply still due and is claimed again; and any later
+    synchronous commit (a worker starting the run) flushes the claim before it. SQLite already
+    commits this way (WAL with synchronous=NORMAL)."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql("SET synchronous_commit TO OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        try:
+            connection.rollback()
+            connection.exec_driver_sql("RESET synchronous_commit")
+            connection.commit()
+        except DBAPIError:  # a broken connection is discarded by the pool anyway
+            connection.invalidate()
+
+
 # ------------------------------------------------------------------------------------ runner
 
 
@@ -467,10 +519,13 @@ class ScheduledExportRunner:
             # Pollers that start together would all fight over the first row; shuffling spreads
             # them over the batch (the order within one poll does not matter).
             random.shuffle(batch)
-            for row in batch:
-                summary["due"] += 1
-                outcome = self._claim_one(row, now)
-                summary[outcome] += 1
+            # One connection for the batch, one short transaction per claim: the Session's
+            # bookkeeping around each commit cost more than the UPDATE and INSERT themselves.
+            with db.engine.connect() as connection, _claim_durability(connection):
+                for row in batch:
+                    summary["due"] += 1
+                    outcome = self._claim_one(connection, row, now)
+                    summary[outcome] += 1
             if len(rows) < POLL_BATCH:
                 break
         if summary["due"]:
@@ -479,61 +534,51 @@ class ScheduledExportRunner:
             )
         return summary
 
-    def _claim_one(self, row, now: datetime) -> str:
+    def _claim_one(self, connection: Connection, row, now: datetime) -> str:
         error = ""
         try:
             next_at: datetime | None = next_occurrence(timing_of(row), now).utc
         except ValueError as exc:
             next_at, error = None, str(exc)
-        cas = (
-            update(ExportSchedule)
-            .where(
-                ExportSchedule.id == row.id,
-                ExportSchedule.next_run_at == row.next_run_at,
-                ExportSchedule.is_active == true(),
-            )
-            # Keep updated_at: it says when a person last changed the schedule.
-            .values(next_run_at=next_at, last_run_at=now, updated_at=ExportSchedule.updated_at)
-            .execution_options(synchronize_session=False)
-        )
-        history = ExportHistory(
-            business_id=row.business_id,
-            schedule_id=row.id,
-            schedule_name=row.name,
-            export_type=row.export_type,
-            format=row.format,
-            trigger=TRIGGER_SCHEDULED,
-            status=STATUS_PENDING,
-            filters_applied=dict(row.filters or {}),
-            send_email=True,
-            occurrence_at=row.next_run_at,
-            attempt=1,
-        )
+        params = {"claim_id": row.id, "claim_seen": row.next_run_at, "claim_next": next_at, "claim_now": now}
+        history_id = new_uuid()
+        history = {
+            "id": history_id,
+            "business_id": row.business_id,
+            "schedule_id": row.id,
+            "schedule_name": row.name,
+            "export_type": row.export_type,
+            "format": row.format,
+            "trigger": TRIGGER_SCHEDULED,
+            "status": STATUS_PENDING,
+            "filters_applied": dict(row.filters or {}),
+            "send_email": True,
+            "occurrence_at": row.next_run_at,
+            "attempt": 1,
+        }
         if error:
-            history.status = STATUS_FAILED
-            history.started_at = history.completed_at = now
-            history.error_message = (
-                f"The schedule's timing is not valid ({error}); edit the schedule to run it again."
+            history.update(
+                status=STATUS_FAILED,
+                started_at=now,
+                completed_at=now,
+                error_message=f"The schedule's timing is not valid ({error}); edit the schedule to run it again.",
             )
+        # Core statements (prepared once) rather than an ORM object: the unit of work cost more
+        # than the UPDATE and INSERT themselves (1,000 claims must take under a second).
         try:
-            if db.session.execute(cas).rowcount != 1:
-                db.session.rollback()
-                return "lost"
-            db.session.add(history)
-            db.session.commit()
+            with connection.begin():
+                if connection.execute(_CLAIM_CAS, params).rowcount != 1:
+                    return "lost"  # nothing written; the block commits an empty transaction
+                connection.execute(_CLAIM_INSERT, history)
         except IntegrityError:
             # This occurrence already has its run (its next_run_at was set back to an occurrence
             # that ran). Never run it twice: just move the schedule on.
-            db.session.rollback()
-            db.session.execute(cas)
-            db.session.commit()
+            with connection.begin():
+                connection.execute(_CLAIM_CAS, params)
             return "duplicates"
-        except Exception:
-            db.session.rollback()
-            raise
         if error:
             log.error("schedule %s has an invalid timing: %s", row.id, error)
-            self._deliver(history.id)
+            self._deliver(history_id)
             return "invalid"
         return "claimed"
 

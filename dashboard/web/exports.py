@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 
 from dashboard.services import history as history_service
@@ -12,7 +12,7 @@ from dashboard.services.errors import NotPossible, ValidationError
 from dashboard.services.validation import validate_one_off_export
 from dashboard.tenancy import require_business
 from dashboard.web import forms
-from dashboard.web.common import ERROR, render_page, toast
+from dashboard.web.common import ERROR, is_htmx, redirect_with_toast, render_page, toast
 from dashboard.web.history import run_view
 from dashboard.web.runs import runner
 from dashboard.web.schedules import _choices
@@ -72,5 +72,8 @@ def new():
     mailed = (
         f" It will be e-mailed to {', '.join(cleaned['recipients'])}." if cleaned.get("recipients") else ""
     )
+    message = "Export started: it appears at the top of the list below." + mailed
+    if not is_htmx():
+        return redirect_with_toast(url_for("exports.new"), message)
     response = render_page("exports/new.html", "exports/partials/_panel.html", **_context(values))
-    return toast(response, "Export started: it appears at the top of the list below." + mailed)
+    return toast(response, message)

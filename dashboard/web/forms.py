@@ -351,7 +351,7 @@ class OnceRegistry:
 
     SESSION_KEY = "form_nonces"
     KEEP = 2000
-    SESSION_KEEP = 20
+    SESSION_KEEP = 10
 
     def __init__(self) -> None:
         self._guard = threading.Lock()

@@ -308,7 +308,11 @@ def test_a_body_that_is_not_json_is_415(shared, shared_api, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
     response = shared_api.post(SCHEDULES, data=b'{"name": "x"}', headers=headers)
     assert response.status_code == 415
-    assert list(response.get_json()["errors"]) == ["non_field_errors"]
+    assert response.get_json() == {
+        "errors": {
+            "non_field_errors": ["Send a JSON object.", "Set the header Content-Type: application/json."]
+        }
+    }
     _nothing_changed(shared)
 
 

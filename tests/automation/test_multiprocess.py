@@ -72,7 +72,7 @@ def test_hundreds_of_schedules_due_together_run_exactly_once_across_processes(sh
             "bash",
             "-c",
             f'while [ "$(date +%s)" -lt {int(due_epoch) + 1} ]; do sleep 0.1; done; '
-            f'for i in 1 2 3 4 5 6; do "{FLASK}" exports run-due || exit 1; done',
+            f'for i in 1 2 3; do "{FLASK}" exports run-due || exit 1; done',
         ],
         **env,
     )
@@ -81,7 +81,7 @@ def test_hundreds_of_schedules_due_together_run_exactly_once_across_processes(sh
     out, err = loop.communicate(timeout=120)
     assert loop.returncode == 0, err[-3000:]
     cli_lines = [line for line in out.splitlines() if line.startswith("run-due:")]
-    assert len(cli_lines) == 6
+    assert len(cli_lines) == 3
 
     def cli_sum(key: str) -> int:
         return sum(int(re.search(rf"(\d+) {key}", line).group(1)) for line in cli_lines)

@@ -45,3 +45,15 @@ def screenshot(page, name: str) -> list[Path]:
     if original:
         page.set_viewport_size(original)
     return written
+
+
+def assert_fits(page, width: int = 360) -> None:
+    """Nothing on the page is wider than a small phone (the page never scrolls sideways)."""
+    original = page.viewport_size
+    page.set_viewport_size({"width": width, "height": 740})
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if original:
+        page.set_viewport_size(original)
+    assert overflow <= 0, f"{page.url} is {overflow}px wider than {width}px"

@@ -11,7 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from browser_helpers import screenshot, sign_in
+from browser_helpers import assert_fits, screenshot, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -154,11 +154,13 @@ def test_screenshots_of_a_busy_dashboard(page, live_server):
     expect(page.get_by_role("heading", name="Needs your attention")).to_be_visible()
     expect(page.get_by_text("Daily audit log")).to_be_visible()
     screenshot(page, "home")
+    assert_fits(page)
 
     page.goto("/schedules/")
     expect(page.locator("tr[data-schedule-name]")).to_have_count(4)
     expect(page.locator("tr[data-schedule-name='Daily audit log'] [data-status='Overdue']")).to_be_visible()
     screenshot(page, "schedules")
+    assert_fits(page)
 
     page.locator("tr[data-schedule-name='Stock check, 2nd Tuesday']").get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Which")).to_have_value("2")
@@ -166,12 +168,14 @@ def test_screenshots_of_a_busy_dashboard(page, live_server):
         "Monthly on the 2nd Tuesday at 06:00 (Europe/London)"
     )
     screenshot(page, "schedule-form")
+    assert_fits(page)
 
     page.goto("/history/")
     expect(page.locator("#history-rows > tr[data-status='PROCESSING']")).to_contain_text(
         "1,250 records so far"
     )
     screenshot(page, "history")
+    assert_fits(page)
 
     page.goto("/history/?status=FAILED")
     page.locator("#history-rows > tr").first.get_by_role("link", name="Details").click()
@@ -179,12 +183,16 @@ def test_screenshots_of_a_busy_dashboard(page, live_server):
     page.get_by_text("Technical details (for support)").click()
     expect(page.locator("pre.traceback")).to_contain_text("ExportError")
     screenshot(page, "history-detail")
+    assert_fits(page)
 
     page.goto("/statistics/")
     expect(page.locator("svg.chart-svg").first).to_be_visible()
     screenshot(page, "statistics")
+    assert_fits(page)
 
     page.goto("/exports/new")
     screenshot(page, "export-now")
+    assert_fits(page)
     page.goto("/settings/notifications")
     screenshot(page, "settings")
+    assert_fits(page)

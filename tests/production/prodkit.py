@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -400,6 +401,17 @@ class SmtpServer:
         with self._lock:
             return list(self.messages)
 
+    def per_recipient_and_subject(self) -> Counter:
+        """How many times each recipient got each subject: a doubled mail shows as a 2."""
+        import email
+
+        counts: Counter = Counter()
+        for message in self.received():
+            subject = email.message_from_bytes(message.data).get("Subject", "")
+            for recipient in message.recipients:
+                counts[(recipient, str(subject))] += 1
+        return counts
+
 
 # -- gunicorn instances --------------------------------------------------------------------------
 
@@ -539,7 +551,10 @@ class Fleet:
         wait: bool = True,
         extra_args: list[str] | None = None,
         preexec_fn=None,
+        preload: bool = True,
     ) -> Instance:
+        """`preload`: gunicorn --preload (the app is imported once, in the arbiter, and the workers
+        fork from it: faster to boot, and the path where post-fork care matters most)."""
         name = f"instance-{len(self.instances) + 1}"
         instance = Instance(
             name=name,
@@ -547,7 +562,7 @@ class Fleet:
             env=env,
             log_path=self.tmp_path / f"{name}.log",
             workers=workers,
-            extra_args=list(extra_args or []),
+            extra_args=(["--preload"] if preload else []) + list(extra_args or []),
             preexec_fn=preexec_fn,
         )
         self.instances.append(instance)

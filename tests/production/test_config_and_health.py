@@ -160,3 +160,24 @@ def test_healthz_reports_s3_down_quickly(app_factory):
     assert response.status_code == 503
     assert "unavailable" in response.get_json()["checks"]["storage"]
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("trusted, separate", [(1, True), (0, False)])
+def test_rate_limits_count_per_client_behind_a_trusted_proxy(app_factory, trusted, separate):
+    """Behind one proxy (TRUSTED_PROXIES=1) the limit is per client address from X-Forwarded-For;
+    without it every request seems to come from the proxy and shares one limit."""
+    application = app_factory(
+        RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute", TRUSTED_PROXIES=trusted
+    )
+    client = application.test_client()
+
+    def attempt(address: str, n: int) -> int:
+        return client.post(
+            "/login",
+            data={"email": f"someone{n}@example.com", "password": "wrong-password"},
+            headers={"X-Forwarded-For": address},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},  # the proxy
+        ).status_code
+
+    assert [attempt("203.0.113.7", n) for n in range(3)] == [401, 401, 429]
+    assert attempt("198.51.100.4", 9) == (401 if separate else 429)

@@ -243,7 +243,14 @@ def test_statistics_figures_and_charts(owner, tenant, make_run):
     )
     make_run(tenant.business, status="EMAILED", format="csv", export_type="SALES")
     make_run(tenant.business, status="FAILED", format="pdf", export_type="INVENTORY", file_size=0)
-    make_run(tenant.business, status="PROCESSING", format="pdf", export_type="SALES", completed_at=None, file_size=0)
+    make_run(
+        tenant.business,
+        status="PROCESSING",
+        format="pdf",
+        export_type="SALES",
+        completed_at=None,
+        file_size=0,
+    )
     body = owner.get("/statistics/").get_data(as_text=True)
     assert re.search(r'data-figure="total">4<', body)
     assert re.search(r'data-figure="successful">2<', body)
