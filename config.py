@@ -81,6 +81,8 @@ class Config:
     EXPORT_MAX_RETRIES = _int("EXPORT_MAX_RETRIES", 3)
     EXPORT_RETRY_BASE_SECONDS = _int("EXPORT_RETRY_BASE_SECONDS", 300)
     EXPORT_SYNC = _bool("EXPORT_SYNC", False)  # run exports inline (tests, CLI)
+    # Where a run writes its file before storing it (default: the system's temporary folder).
+    EXPORT_WORK_DIR = os.environ.get("EXPORT_WORK_DIR") or None
     PDF_MAX_ROWS = _int("PDF_MAX_ROWS", 2000)  # interim, from bench/bench_exports.py (xhtml2pdf ~100 rows/s)
     DOWNLOAD_LINK_TTL_DAYS = _int("DOWNLOAD_LINK_TTL_DAYS", 7)
     MAX_RECIPIENTS = _int("MAX_RECIPIENTS", 50)

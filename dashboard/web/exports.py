@@ -15,7 +15,7 @@ from dashboard.web import forms
 from dashboard.web.common import ERROR, is_htmx, redirect_with_toast, render_page, toast
 from dashboard.web.history import run_view
 from dashboard.web.runs import runner
-from dashboard.web.schedules import _choices
+from dashboard.web.schedules import form_choices
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 RECENT = 8
@@ -37,7 +37,7 @@ def _context(values: dict[str, Any], errors: dict[str, list[str]] | None = None)
         "errors": errors,
         "row_errors": row_errors,
         "list_errors": list_errors,
-        "choices": _choices(),
+        "choices": form_choices(),
         "period_hint": forms.export_period_hint(business.timezone),
         "runs": [run_view(h) for h in history_service.recent_history(business, RECENT)],
     }

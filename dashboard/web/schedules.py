@@ -24,6 +24,7 @@ from dashboard.web import forms
 from dashboard.web.common import (
     ERROR,
     SUCCESS,
+    as_datetime,
     is_htmx,
     redirect_with_toast,
     render_fragment,
@@ -206,11 +207,11 @@ def _form_context(
         "preview": _preview(values),
         "shown_days": forms.shown_day_fields(values),
         "timezones": forms.timezone_names(),
-        "choices": _choices(),
+        "choices": form_choices(),
     }
 
 
-def _choices() -> dict[str, Any]:
+def form_choices() -> dict[str, Any]:
     return {
         "export_type": forms.EXPORT_TYPE_CHOICES,
         "format": forms.FORMAT_CHOICES,
@@ -233,8 +234,6 @@ def _preview(values: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         return {"errors": [m for messages in exc.errors.values() for m in messages]}
     zone = ZoneInfo(result["timezone"])
-    from dashboard.web.common import as_datetime
-
     runs = []
     for occurrence in result["occurrences"]:
         utc = as_datetime(occurrence["utc"])
@@ -310,7 +309,7 @@ def form_timing():
         values=values,
         errors={},
         shown_days=forms.shown_day_fields(values),
-        choices=_choices(),
+        choices=form_choices(),
     )
 
 
@@ -321,7 +320,7 @@ def form_filters():
     values = forms.schedule_form_from_request(request.args, business.timezone)
     hint = forms.export_period_hint(business.timezone) if request.args.get("form_kind") == "export" else None
     return render_fragment(
-        "schedules/partials/_filters.html", values=values, errors={}, choices=_choices(), period_hint=hint
+        "schedules/partials/_filters.html", values=values, errors={}, choices=form_choices(), period_hint=hint
     )
 
 
@@ -330,12 +329,8 @@ def form_recipient():
     """One more (empty) recipient input."""
     list_name = "default_recipients" if request.args.get("list") == "default_recipients" else "recipients"
     return render_fragment(
-        "schedules/partials/_recipient.html", address="", index=_row_index(), list_name=list_name
+        "schedules/partials/_recipient.html", address="", index=forms.new_nonce()[:8], list_name=list_name
     )
-
-
-def _row_index() -> str:
-    return forms.new_nonce()[:8]
 
 
 @bp.route("/preview", methods=["POST"])

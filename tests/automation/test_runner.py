@@ -414,3 +414,23 @@ def test_cli_run_due_and_retry_failed_print_one_line(runner, shop):
     assert result.exit_code == 0 and result.output.startswith("retry-failed: 0 candidates")
     result = runner.invoke(args=["exports", "send-summaries"])
     assert result.exit_code == 0 and result.output.startswith("send-summaries")
+
+
+def test_cleanup_job_removes_work_folders_of_killed_runs(app, tmp_path):
+    import os
+    import time
+
+    app.config["EXPORT_WORK_DIR"] = str(tmp_path)
+    old = tmp_path / "export-run-123-abc"
+    old.mkdir()
+    (old / "half.xlsx").write_bytes(b"PK")
+    fresh = tmp_path / "export-run-456-def"
+    fresh.mkdir()
+    unrelated = tmp_path / "something-else"
+    unrelated.mkdir()
+    long_ago = time.time() - 7 * 3600
+    for folder in (old, unrelated):
+        os.utime(folder, (long_ago, long_ago))
+    summary = jobs.cleanup_old_exports()
+    assert summary["work_dirs_removed"] == 1
+    assert not old.exists() and fresh.exists() and unrelated.exists()

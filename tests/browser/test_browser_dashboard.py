@@ -16,7 +16,7 @@ from browser_helpers import screenshot, sign_in
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FINISHED = re.compile(r"^(COMPLETED|EMAILED)$")
 RUNNING = ("PENDING", "PROCESSING")

@@ -14,7 +14,7 @@ import pytest
 from browser_helpers import assert_fits, screenshot, sign_in
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TRACEBACK = """Traceback (most recent call last):
   File "dashboard/automation/runner.py", line 266, in execute

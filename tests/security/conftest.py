@@ -20,3 +20,14 @@ def csrf_app(app_factory):
     application = app_factory(WTF_CSRF_ENABLED=True)
     with application.app_context():
         yield application
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what the security tests measured (the isolation table's size, payloads per category)."""
+    from security_helpers import MEASURED
+
+    if not MEASURED:
+        return
+    terminalreporter.section("security figures")
+    for name, figures in sorted(MEASURED.items()):
+        terminalreporter.write_line(f"{name}: {figures}")

@@ -22,6 +22,8 @@ from dashboard.models import ExportHistory
 PASSWORD = "correct-horse-battery"  # tests/conftest.py
 HX = {"HX-Request": "true"}
 CONTENT = b"Receipt,Total\r\nR-1,10.00\r\n"
+# Figures the tests measure (table size, payload counts), printed at the end of the run.
+MEASURED: dict[str, Any] = {}
 
 
 def schedule_payload(**overrides: Any) -> dict[str, Any]:
@@ -212,3 +214,13 @@ def normalized(response, *ids: object) -> tuple[int, str, str]:
     for pattern, replacement in _VOLATILE:
         body = pattern.sub(replacement, body)
     return response.status_code, response.mimetype or "", body
+
+
+def answer_diff(first: tuple[int, str, str], second: tuple[int, str, str]) -> str:
+    """The first differences between two normalized answers, for a failure message."""
+    import difflib
+
+    if first[:2] != second[:2]:
+        return f"status/type {first[:2]} != {second[:2]}"
+    lines = difflib.unified_diff(first[2].splitlines(), second[2].splitlines(), lineterm="", n=1)
+    return "\n".join(list(lines)[:20])

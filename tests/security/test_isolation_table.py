@@ -1,0 +1,437 @@
+"""Tenant isolation and roles over the whole URL map: pages, htmx partials and the JSON API.
+
+Every rule of `app.url_map` must be classified in ROUTES below, with exactly the methods it accepts.
+A new route, or a new method on an old one, fails `test_every_route_is_classified` until someone
+decides what it is: public, for any member, for owners only, or taking the id of a schedule, a run
+or a signed link. From that table the cases are generated:
+
+* id-taking routes, every method, as users of ANOTHER business (owner and manager, by session, by
+  htmx and by API token): 404, byte for byte the answer to a random id (so nobody can tell that the
+  object exists), and not one row of any table changed;
+* owner-only routes, every method, as a manager (session, htmx, token): 403, nothing changed;
+* every route that needs a sign-in, every method, anonymously: the sign-in page (web) or 401 (API),
+  the same for a real id and a random one, nothing changed;
+* signed links with forged tokens (another record re-signed with a wrong key, a random token):
+  the same 404 page, nothing changed.
+
+Then every id route is called once by the object's own business (a control: the ids and bodies used
+above are real, so a 404 above is a refusal and not a typo).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from security_helpers import (
+    HX,
+    MEASURED,
+    answer_diff,
+    bearer,
+    db_snapshot,
+    login,
+    normalized,
+    schedule_form,
+    schedule_payload,
+    snapshot_diff,
+)
+
+PUBLIC = "public"  # no sign-in needed; holds no business data
+SIGNED_IN = "signed-in"  # any member of the current business; takes no id
+OWNER_ONLY = "owner-only"  # owners of the current business; a manager gets 403
+SCHEDULE_ID = "schedule-id"  # takes the id of one of the business's schedules
+HISTORY_ID = "history-id"  # takes the id of one of the business's runs
+SIGNED_LINK = "signed-link"  # /d/<token>: no sign-in, the signed token is the credential
+ID_TAKING = (SCHEDULE_ID, HISTORY_ID, SIGNED_LINK)
+
+
+@dataclass(frozen=True)
+class Route:
+    access: str
+    methods: frozenset[str]
+    why: str = ""
+
+
+def R(access: str, *methods: str, why: str = "") -> Route:  # noqa: N802  (reads as a table)
+    return Route(access, frozenset(methods), why)
+
+
+# The table. Adding a route to the app means adding a line here (and thinking about who may call it).
+ROUTES: dict[str, Route] = {
+    # Public
+    "static": R(PUBLIC, "GET", why="CSS, JavaScript, vendored htmx"),
+    "health.healthz": R(PUBLIC, "GET", why="load balancers; reports ok/error only"),
+    "auth.login": R(PUBLIC, "GET", "POST", why="throttled per account and per address"),
+    "auth.logout": R(PUBLIC, "POST", why="signing out needs no sign-in"),
+    "api_openapi.openapi_json": R(PUBLIC, "GET", why="describes the API, holds no business data"),
+    # Pages and partials for any member
+    "home.index": R(SIGNED_IN, "GET"),
+    "auth.switch": R(SIGNED_IN, "POST", why="a business id in the body: see test_switching_to_a_foreign_business"),
+    "schedules.index": R(SIGNED_IN, "GET"),
+    "schedules.new": R(SIGNED_IN, "GET", "POST"),
+    "schedules.form_timing": R(SIGNED_IN, "GET"),
+    "schedules.form_filters": R(SIGNED_IN, "GET"),
+    "schedules.form_recipient": R(SIGNED_IN, "GET"),
+    "schedules.preview": R(SIGNED_IN, "POST"),
+    "schedules.validate_recipient": R(SIGNED_IN, "GET"),
+    "exports.new": R(SIGNED_IN, "GET", "POST"),
+    "history.index": R(SIGNED_IN, "GET", why="schedule_id filter: see test_foreign_ids_in_query_strings"),
+    # Pages that take an id
+    "schedules.edit": R(SCHEDULE_ID, "GET", "POST"),
+    "schedules.activate": R(SCHEDULE_ID, "POST"),
+    "schedules.deactivate": R(SCHEDULE_ID, "POST"),
+    "schedules.delete": R(SCHEDULE_ID, "POST"),
+    "schedules.run_now": R(SCHEDULE_ID, "POST"),
+    "schedules.send_test": R(SCHEDULE_ID, "POST"),
+    "history.detail": R(HISTORY_ID, "GET"),
+    "history.row": R(HISTORY_ID, "GET"),
+    "history.status": R(HISTORY_ID, "GET"),
+    "history.download": R(HISTORY_ID, "GET"),
+    "history.rerun": R(HISTORY_ID, "POST"),
+    # Owners' pages
+    "statistics.index": R(OWNER_ONLY, "GET"),
+    "settings.notifications": R(OWNER_ONLY, "GET", "POST"),
+    # Signed links from e-mails
+    "downloads.page": R(SIGNED_LINK, "GET"),
+    "downloads.file": R(SIGNED_LINK, "GET"),
+    # The JSON API
+    "api_schedules.list_schedules": R(SIGNED_IN, "GET"),
+    "api_schedules.create_schedule": R(SIGNED_IN, "POST"),
+    "api_schedules.upcoming": R(SIGNED_IN, "GET"),
+    "api_schedules.overdue": R(SIGNED_IN, "GET"),
+    "api_schedules.preview": R(SIGNED_IN, "POST"),
+    "api_schedules.retrieve": R(SCHEDULE_ID, "GET"),
+    "api_schedules.update": R(SCHEDULE_ID, "PUT", "PATCH"),
+    "api_schedules.delete": R(SCHEDULE_ID, "DELETE"),
+    "api_schedules.activate": R(SCHEDULE_ID, "POST"),
+    "api_schedules.deactivate": R(SCHEDULE_ID, "POST"),
+    "api_schedules.trigger": R(SCHEDULE_ID, "POST"),
+    "api_history.list_history": R(SIGNED_IN, "GET"),
+    "api_history.recent": R(SIGNED_IN, "GET"),
+    "api_history.retrieve": R(HISTORY_ID, "GET"),
+    "api_history.download": R(HISTORY_ID, "GET"),
+    "api_history.rerun": R(HISTORY_ID, "POST"),
+    "api_history.statistics": R(OWNER_ONLY, "GET"),
+    "api_notifications.get_settings": R(OWNER_ONLY, "GET"),
+    "api_notifications.update_settings": R(OWNER_ONLY, "PUT", "PATCH"),
+    "api_exports.start_export": R(SIGNED_IN, "POST"),
+}
+
+# Bodies that would change something if the request got through: a refusal is then meaningful.
+WEB_FORMS: dict[str, dict] = {
+    "schedules.edit": schedule_form(),
+    "schedules.new": schedule_form(),
+    "exports.new": {"export_type": "INVENTORY", "format": "csv", "recipients": ["attacker@example.com"]},
+    "settings.notifications": {
+        "notify_on_success": "y",
+        "default_recipients": "attacker@example.com",
+        "from_name": "Hijacked",
+    },
+    "schedules.preview": {"frequency": "DAILY", "hour": "3", "minute": "0", "timezone": "UTC"},
+}
+API_BODIES: dict[tuple[str, str], Any] = {
+    ("api_schedules.update", "PUT"): schedule_payload(name="Hijacked", recipients=["attacker@example.com"]),
+    ("api_schedules.update", "PATCH"): {"name": "Hijacked", "recipients": ["attacker@example.com"]},
+    ("api_schedules.trigger", "POST"): {"send_email": True, "override_recipients": ["attacker@example.com"]},
+    ("api_schedules.create_schedule", "POST"): schedule_payload(name="Planted"),
+    ("api_schedules.preview", "POST"): {"frequency": "DAILY", "hour": 3},
+    ("api_notifications.update_settings", "PUT"): {"default_recipients": ["attacker@example.com"]},
+    ("api_notifications.update_settings", "PATCH"): {"notify_on_success": True},
+    ("api_exports.start_export", "POST"): {"export_type": "INVENTORY", "format": "csv"},
+}
+MALFORMED_IDS = ("not-a-uuid", "1", "0", "-1", "%27%20OR%201%3D1--")
+
+
+def _methods(rule) -> frozenset[str]:
+    return frozenset(rule.methods - {"HEAD", "OPTIONS"})
+
+
+def _rules(app):
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+
+
+def _is_api(rule) -> bool:
+    return rule.rule.startswith("/api/")
+
+
+def _url(rule, value: str | None) -> str:
+    """The rule's path with its one argument set to `value` (a string, not validated)."""
+    path = rule.rule
+    for argument in rule.arguments:
+        start = path.index("<")
+        end = path.index(">", start)
+        path = path[:start] + (value if value is not None else f"{{{argument}}}") + path[end + 1 :]
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_route_is_classified(app):
+    problems = []
+    seen = set()
+    for rule in _rules(app):
+        seen.add(rule.endpoint)
+        route = ROUTES.get(rule.endpoint)
+        if route is None:
+            problems.append(
+                f"new route {rule.rule} ({rule.endpoint}, {sorted(_methods(rule))}) is not classified: "
+                "add it to ROUTES in tests/security/test_isolation_table.py"
+            )
+            continue
+        if _methods(rule) != route.methods:
+            problems.append(
+                f"{rule.rule} ({rule.endpoint}) accepts {sorted(_methods(rule))} but is classified "
+                f"for {sorted(route.methods)}: classify the new method"
+            )
+        if rule.arguments and route.access not in ID_TAKING and rule.endpoint != "static":
+            problems.append(f"{rule.rule} takes {sorted(rule.arguments)} but is classified {route.access}")
+        if route.access in ID_TAKING and len(rule.arguments) != 1:
+            problems.append(f"{rule.rule} is classified {route.access} but takes {sorted(rule.arguments)}")
+    for endpoint in sorted(set(ROUTES) - seen):
+        problems.append(f"ROUTES names {endpoint}, which is no longer in the URL map: remove it")
+    assert not problems, "\n".join(problems)
+
+
+@dataclass
+class Caller:
+    name: str
+    client: Any
+    headers: dict
+    api: bool  # sends JSON
+
+
+class Table:
+    """Runs the cases, collects every failure (one report for all of them) and counts the cases."""
+
+    def __init__(self):
+        self.failures: list[str] = []
+        self.cases: Counter = Counter()  # (access, role) -> cases
+        self.routes: set[tuple[str, str]] = set()
+
+    def call(self, caller: Caller, method: str, url: str, endpoint: str):
+        # A message flashed by an earlier case would show on whichever page renders next: drop it,
+        # so that two answers differ only by what the request itself caused.
+        with caller.client.session_transaction() as state:
+            state.pop("_flashes", None)
+        kwargs: dict[str, Any] = {"method": method, "headers": dict(caller.headers)}
+        if caller.api:
+            body = API_BODIES.get((endpoint, method))
+            if body is None and method in ("POST", "PUT", "PATCH"):
+                body = {}
+            if body is not None:
+                kwargs["json"] = body
+        elif method != "GET":
+            kwargs["data"] = WEB_FORMS.get(endpoint, {})
+        return caller.client.open(url, **kwargs)
+
+    def check(self, condition: bool, message: str) -> None:
+        if not condition:
+            self.failures.append(message)
+
+
+def _anonymous_refusal(response, api: bool) -> bool:
+    if api:
+        return response.status_code == 401 and response.is_json
+    return response.status_code == 302 and "/login" in response.headers.get("Location", "")
+
+
+def test_isolation_table(app, world, capsys):
+    a, b = world.a, world.b
+    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id}
+
+    def session(user):
+        return login(app.test_client(), user.email)
+
+    b_owner, b_manager, a_manager = session(b.owner), session(b.manager), session(a.manager)
+    plain = app.test_client()
+    foreign_callers = {
+        "web": [
+            Caller("other business owner (session)", b_owner, {}, False),
+            Caller("other business manager (session)", b_manager, {}, False),
+            Caller("other business owner (htmx)", b_owner, HX, False),
+        ],
+        "api": [
+            Caller("other business owner (token)", plain, bearer(b.tokens["owner"]), True),
+            Caller("other business manager (token)", plain, bearer(b.tokens["manager"]), True),
+            Caller("other business owner (session)", b_owner, {}, True),
+        ],
+    }
+    manager_callers = {
+        "web": [
+            Caller("manager (session)", a_manager, {}, False),
+            Caller("manager (htmx)", a_manager, HX, False),
+        ],
+        "api": [
+            Caller("manager (token)", plain, bearer(a.tokens["manager"]), True),
+            Caller("manager (session)", a_manager, {}, True),
+        ],
+    }
+
+    table = Table()
+    baseline = db_snapshot()
+
+    def unchanged(context: str) -> None:
+        diff = snapshot_diff(baseline, db_snapshot())
+        table.check(not diff, f"{context} changed the database: {diff}")
+
+    for rule in _rules(app):
+        route = ROUTES[rule.endpoint]
+        kind = "api" if _is_api(rule) else "web"
+        for method in sorted(route.methods):
+            if route.access in (SCHEDULE_ID, HISTORY_ID):
+                real, random_id = str(targets[route.access]), str(uuid.uuid4())
+                for caller in foreign_callers[kind]:
+                    table.routes.add((rule.rule, method))
+                    table.cases[(route.access, caller.name)] += 1
+                    context = f"{method} {rule.rule} as {caller.name}"
+                    foreign = table.call(caller, method, _url(rule, real), rule.endpoint)
+                    unchanged(context + " with a foreign id")
+                    missing = table.call(caller, method, _url(rule, random_id), rule.endpoint)
+                    unchanged(context + " with a random id")
+                    table.check(foreign.status_code == 404, f"{context}: foreign id -> {foreign.status_code}")
+                    table.check(
+                        normalized(foreign, real) == normalized(missing, random_id),
+                        f"{context}: the foreign id's answer differs from a missing id's:\n"
+                        + answer_diff(normalized(foreign, real), normalized(missing, random_id)),
+                    )
+                    for malformed in MALFORMED_IDS:
+                        response = table.call(caller, method, _url(rule, malformed), rule.endpoint)
+                        table.check(
+                            response.status_code == 404,
+                            f"{context}: malformed id {malformed!r} -> {response.status_code}",
+                        )
+                    unchanged(context + " with malformed ids")
+            elif route.access == OWNER_ONLY:
+                for caller in manager_callers[kind]:
+                    table.routes.add((rule.rule, method))
+                    table.cases[(route.access, caller.name)] += 1
+                    context = f"{method} {rule.rule} as {caller.name}"
+                    response = table.call(caller, method, rule.rule, rule.endpoint)
+                    table.check(response.status_code == 403, f"{context} -> {response.status_code}")
+                    table.check(
+                        response.is_json == (kind == "api"), f"{context}: wrong kind of answer"
+                    )
+                    unchanged(context)
+            elif route.access == SIGNED_LINK:
+                # A's run signed with another key (an attacker's guess at our key) and a random token.
+                forged = make_download_token_with_key(app, a.run, "not-the-secret-key")
+                random_token = make_download_token_with_key(app, a.run, str(uuid.uuid4()))[::-1]
+                for caller in (
+                    Caller("anonymous link holder", plain, {}, False),
+                    Caller("other business owner (session)", b_owner, {}, False),
+                ):
+                    table.routes.add((rule.rule, method))
+                    table.cases[(route.access, caller.name)] += 1
+                    context = f"{method} {rule.rule} as {caller.name}"
+                    forged_answer = table.call(caller, method, _url(rule, forged), rule.endpoint)
+                    random_answer = table.call(caller, method, _url(rule, random_token), rule.endpoint)
+                    table.check(forged_answer.status_code == 404, f"{context}: forged -> {forged_answer.status_code}")
+                    table.check(
+                        normalized(forged_answer, forged) == normalized(random_answer, random_token),
+                        f"{context}: a forged link to a real record answers unlike a random one:\n"
+                        + answer_diff(normalized(forged_answer, forged), normalized(random_answer, random_token)),
+                    )
+                    table.check(
+                        a.run.file_name not in forged_answer.get_data(as_text=True),
+                        f"{context}: the forged link's page names the file",
+                    )
+                    unchanged(context)
+
+            if route.access not in (PUBLIC, SIGNED_LINK):
+                # Anonymous: the sign-in page or 401, for a real id exactly as for a random one.
+                caller = Caller("anonymous", plain, {}, kind == "api")
+                table.routes.add((rule.rule, method))
+                table.cases[(route.access, caller.name)] += 1
+                context = f"{method} {rule.rule} anonymously"
+                if rule.arguments:
+                    real, random_id = str(targets[route.access]), str(uuid.uuid4())
+                    answer = table.call(caller, method, _url(rule, real), rule.endpoint)
+                    other = table.call(caller, method, _url(rule, random_id), rule.endpoint)
+                    table.check(
+                        normalized(answer, real) == normalized(other, random_id),
+                        f"{context}: a real id answers unlike a random one:\n"
+                        + answer_diff(normalized(answer, real), normalized(other, random_id)),
+                    )
+                else:
+                    answer = table.call(caller, method, rule.rule, rule.endpoint)
+                table.check(_anonymous_refusal(answer, kind == "api"), f"{context} -> {answer.status_code}")
+                unchanged(context)
+
+    _controls(app, world, table)
+
+    size = sum(table.cases.values())
+    by_access = Counter()
+    for (access, _), count in table.cases.items():
+        by_access[access] += count
+    roles = sorted({role for _, role in table.cases})
+    MEASURED["isolation"] = {
+        "routes": len({r for r, _ in table.routes}),
+        "route_methods": len(table.routes),
+        "roles": len(roles),
+        "cases": size,
+        "by_access": dict(by_access),
+        "failures": len(table.failures),
+    }
+    with capsys.disabled():
+        print(
+            f"\n[security] isolation table: {len({r for r, _ in table.routes})} routes, "
+            f"{len(table.routes)} route x method pairs, {len(roles)} roles -> {size} cases "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(by_access.items()))}); "
+            f"failures: {len(table.failures)}"
+        )
+    assert not table.failures, "\n".join(table.failures)
+    # Everything that takes an id or needs a role is in the table.
+    id_or_role = {
+        (rule.rule, m)
+        for rule in _rules(app)
+        for m in ROUTES[rule.endpoint].methods
+        if ROUTES[rule.endpoint].access in (*ID_TAKING, OWNER_ONLY)
+    }
+    assert id_or_role <= table.routes
+
+
+def make_download_token_with_key(app, run, key: str) -> str:
+    """A download token for `run` signed with `key` instead of the app's SECRET_KEY."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from dashboard.automation.links import SALT
+
+    return URLSafeTimedSerializer(key, salt=SALT).dumps({"h": str(run.id), "b": str(run.business_id)})
+
+
+def _controls(app, world, table: Table) -> None:
+    """The object's own business reaches every id route (so the refusals above are refusals)."""
+    from dashboard.automation.links import make_download_token
+
+    a = world.a
+    owner = login(app.test_client(), a.owner.email)
+    token_client = Caller("owner (token)", app.test_client(), bearer(a.tokens["owner"]), True)
+    web_owner = Caller("owner (session)", owner, {}, False)
+    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id}
+    last = {"schedules.delete", "api_schedules.delete"}  # they remove the schedule: run them at the end
+    rules = sorted(
+        (r for r in _rules(app) if ROUTES[r.endpoint].access in (SCHEDULE_ID, HISTORY_ID)),
+        key=lambda r: (r.endpoint in last, r.rule),
+    )
+    deleted = False
+    for rule in rules:
+        caller = token_client if _is_api(rule) else web_owner
+        for method in sorted(ROUTES[rule.endpoint].methods):
+            if deleted and ROUTES[rule.endpoint].access == SCHEDULE_ID:
+                continue
+            url = _url(rule, str(targets[ROUTES[rule.endpoint].access]))
+            response = table.call(caller, method, url, rule.endpoint)
+            table.check(
+                response.status_code not in (403, 404) and response.status_code < 500,
+                f"control: {method} {url} as the owner -> {response.status_code}",
+            )
+            if rule.endpoint in last:
+                deleted = True
+    for rule in _rules(app):
+        if ROUTES[rule.endpoint].access == SIGNED_LINK:
+            url = _url(rule, make_download_token(a.run))
+            response = app.test_client().get(url)
+            table.check(response.status_code == 200, f"control: GET {url} -> {response.status_code}")
