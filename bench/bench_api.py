@@ -380,12 +380,440 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
     emit(result)
 
 
+
+def child_prepare(url: str) -> None:
+    """A fresh API token for the large business's owner (the load's Bearer credential)."""
+    from sqlalchemy import select
+
+    from dashboard.auth.tokens import create_token
+    from dashboard.extensions import db
+    from dashboard.models.pos import Business, Membership, User
+
+    app = _app(url)
+    with app.app_context():
+        membership = db.session.scalar(
+            select(Membership)
+            .join(User, User.id == Membership.user_id)
+            .join(Business, Business.id == Membership.business_id)
+            .where(User.email == OWNER_EMAIL, Business.name == LARGE_NAME)
+        )
+        emit({"token": create_token(membership)})
+
+
+# ---- the load: a real server, 20 keep-alive clients --------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """gunicorn with the production settings file (gunicorn.conf.py: gthread workers), the app in
+    production mode, the in-process scheduler off (so that nothing but the requests runs)."""
+
+    def __init__(self, url: str, log_path: Path, workers: int, threads: int):
+        self.port = free_port()
+        self.log_path = log_path
+        work = Path(f"/tmp/bench_api_server_{os.getpid()}")
+        work.mkdir(exist_ok=True)
+        env = child_env(
+            APP_ENV="production",
+            DATABASE_URL=url,
+            SECRET_KEY=uuid.uuid4().hex * 2,
+            SCHEDULER_ENABLED="0",
+            WEB_CONCURRENCY=str(workers),
+            GUNICORN_THREADS=str(threads),
+            INSTANCE_PATH=str(work),
+            EXPORT_ROOT=str(work / "exports"),
+            MAIL_OUTBOX_DIR=str(work / "outbox"),
+            # The limiter still runs on every request (its cost is measured); its limit is raised so
+            # that 20 clients hammering one token are not answered 429.
+            API_RATE_LIMIT="10000000 per minute",
+            LOGIN_RATE_LIMIT="1000 per minute",
+        )
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "-c",
+                "gunicorn.conf.py",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "app:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.process.returncode}); see {log_path}")
+            try:
+                if http_get(self.port, "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer /healthz within 60 s; see {log_path}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def http_get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def login_cookie(port: int) -> str:
+    """Sign in through the real login form (CSRF token and all); the session cookie."""
+    import http.client
+
+    status, headers, body = http_get(port, "/login")
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
+    if status != 200 or token is None:
+        raise RuntimeError(f"the login page answered {status} without a CSRF token")
+    cookie = headers.get("Set-Cookie", "").split(";")[0]
+    form = urlencode({"csrf_token": token.group(1).decode(), "email": OWNER_EMAIL, "password": OWNER_PASSWORD})
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/login",
+            body=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )
+        response = connection.getresponse()
+        response.read()
+        if response.status != 302:
+            raise RuntimeError(f"login answered {response.status}")
+        return response.getheader("Set-Cookie", "").split(";")[0]
+    finally:
+        connection.close()
+
+
+def scenarios(deep_page: int) -> list[tuple[str, str, str]]:
+    """(name, path, credential: none | token | cookie)."""
+    api = "/api/reports/automation/history/"
+    filtered = urlencode(FILTERED)
+    return [
+        ("/healthz", "/healthz", "none"),
+        ("API list page 1", f"{api}?page=1", "token"),
+        ("API list page 1, filtered", f"{api}?{filtered}&page=1", "token"),
+        (f"API list page {deep_page}", f"{api}?page={deep_page}", "token"),
+        (f"API list page {deep_page}, filtered", f"{api}?{filtered}&page={deep_page}", "token"),
+        ("API statistics", f"{api}statistics/", "token"),
+        ("/history page 1", "/history/", "cookie"),
+        (f"/history page {deep_page}, filtered", f"/history/?{filtered}&page={deep_page}", "cookie"),
+    ]
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("closed")
+    status = int(status_line.split()[1])
+    length, chunked, close = 0, False, False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        name, value = name.strip().lower(), value.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "transfer-encoding" and "chunked" in value:
+            chunked = True
+        elif name == "connection" and value == "close":
+            close = True
+    if chunked:
+        while True:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length:
+        await reader.readexactly(length)
+    return status, close
+
+
+async def _load(port: int, path: str, headers: str, total: int, concurrency: int, deadline: float) -> dict:
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n").encode()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    remaining = [total]
+
+    async def client() -> None:
+        reader = writer = None
+        while remaining[0] > 0 and time.monotonic() < deadline:
+            remaining[0] -= 1
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            started = time.perf_counter()
+            writer.write(request)
+            try:
+                status, close = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                writer.close()
+                reader = writer = None
+                statuses[-1] = statuses.get(-1, 0) + 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+            if close:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return {"latencies": latencies, "statuses": statuses, "seconds": time.perf_counter() - started}
+
+
+def child_load(port: int, plan: dict) -> None:
+    """Every scenario in turn, `rounds` times (so that a disturbance hits all of them alike),
+    after a warm-up of each; one JSON line with the latencies."""
+    headers = {
+        "none": "",
+        "token": f"Authorization: Bearer {plan['token']}\r\n",
+        "cookie": f"Cookie: {plan['cookie']}\r\n",
+    }
+    deadline = time.monotonic() + plan["max_seconds"]
+    results: dict = {name: {"latencies": [], "statuses": {}, "seconds": 0.0} for name, _, _ in plan["scenarios"]}
+    for name, path, credential in plan["scenarios"]:
+        asyncio.run(_load(port, path, headers[credential], plan["concurrency"] * 2, plan["concurrency"], deadline))
+    per_round = max(plan["concurrency"], plan["requests"] // plan["rounds"])
+    for _ in range(plan["rounds"]):
+        for name, path, credential in plan["scenarios"]:
+            got = asyncio.run(_load(port, path, headers[credential], per_round, plan["concurrency"], deadline))
+            entry = results[name]
+            entry["latencies"].extend(got["latencies"])
+            entry["seconds"] += got["seconds"]
+            for status, count in got["statuses"].items():
+                entry["statuses"][str(status)] = entry["statuses"].get(str(status), 0) + count
+    summary = {}
+    for name, entry in results.items():
+        values = entry["latencies"]
+        summary[name] = {
+            "requests": len(values),
+            "statuses": entry["statuses"],
+            "rps": round(len(values) / entry["seconds"], 1) if entry["seconds"] else None,
+            "p50_ms": round(percentile(values, 50), 2) if values else None,
+            "p95_ms": round(percentile(values, 95), 2) if values else None,
+            "p99_ms": round(percentile(values, 99), 2) if values else None,
+        }
+    emit(summary)
+
+
+# ---- parent -------------------------------------------------------------------------------------
+
+
+def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int = 2, threads: int = 4) -> dict:
+    sizes = QUICK if quick else FULL
+    report: dict = {
+        "sizes": sizes,
+        "targets": TARGETS,
+        "server": f"gunicorn -c gunicorn.conf.py: {workers} gthread workers x {threads} threads, APP_ENV=production",
+        "concurrency": concurrency,
+        "databases": {},
+    }
+    for kind in databases:
+        url = database_url(kind, sizes)
+        total = sizes["businesses"] * sizes["per_business"] + sizes["large"]
+        print(f"\n== API on {kind} ({total:,} history rows; large business {sizes['large']:,}) ==", flush=True)
+        entry: dict = {}
+        report["databases"][kind] = entry
+        if kind == "postgresql" and (problem := ensure_pg_database(url)):
+            print(f"  skipped: {problem}", flush=True)
+            entry["error"] = problem
+            continue
+        seeded = run_child(["-m", "bench.bench_api", "_child", "seed", url, kind, json.dumps(sizes)], timeout=3600)
+        if "error" in seeded:
+            print(f"  seeding failed: {seeded}", flush=True)
+            entry["error"] = seeded["error"]
+            continue
+        print(f"  database ready in {seeded['process_seconds']:.0f}s (seeded: {seeded.get('seeded')})", flush=True)
+        stats = run_child(
+            ["-m", "bench.bench_api", "_child", "stats", url, kind, "20", str(sizes["deep_page"])], timeout=900
+        )
+        if "error" in stats:
+            print(f"  statistics failed: {stats['error']}\n{stats.get('stderr', '')}", flush=True)
+            entry["error"] = stats["error"]
+            continue
+        entry["statistics"] = {k: stats[k] for k in ("typical", "large")}
+        entry["explain"] = stats["explain"]
+        for label, plans in stats["explain"].items():
+            print(f"  EXPLAIN ({label}):", flush=True)
+            for item in plans:
+                print(f"    {item['sql'][:160]}...", flush=True)
+                for line in item["plan"]:
+                    print(f"      {line}", flush=True)
+        for label in ("typical", "large"):
+            figure = stats[label]
+            print(
+                f"  statistics, {label} business: median {figure['median_ms']:.1f} ms (p95 {figure['p95_ms']:.1f}); "
+                f"count(*) floor {figure['floor_median_ms']:.2f} ms",
+                flush=True,
+            )
+        prepared = run_child(["-m", "bench.bench_api", "_child", "prepare", url])
+        if "error" in prepared:
+            entry["error"] = prepared["error"]
+            continue
+        log_path = RESULTS_DIR / f"gunicorn_{kind}.log"
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            server = Server(url, log_path, workers, threads)
+        except RuntimeError as exc:
+            print(f"  server failed: {exc}", flush=True)
+            entry["error"] = str(exc)
+            continue
+        try:
+            plan = {
+                "token": prepared["token"],
+                "cookie": login_cookie(server.port),
+                "scenarios": scenarios(sizes["deep_page"]),
+                "concurrency": concurrency,
+                "requests": sizes["requests"],
+                "rounds": 2,
+                "max_seconds": 900,
+            }
+            load = run_child(
+                ["-m", "bench.bench_api", "_child", "load", str(server.port), json.dumps(plan)], timeout=1000
+            )
+        finally:
+            server.stop()
+        if "error" in load:
+            print(f"  load failed: {load['error']}\n{load.get('stderr', '')}", flush=True)
+            entry["error"] = load["error"]
+            continue
+        load.pop("process_seconds", None)
+        load.pop("peak_mb", None)
+        entry["load"] = load
+        print(f"  {concurrency} concurrent clients, {report['server']}:", flush=True)
+        print(f"    {'endpoint':<34} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses", flush=True)
+        for name, figure in load.items():
+            print(
+                f"    {name:<34} {figure['requests']:>8} {figure['rps'] or 0:>7} {figure['p50_ms'] or 0:>8.1f} "
+                f"{figure['p95_ms'] or 0:>8.1f} {figure['p99_ms'] or 0:>8.1f}  {figure['statuses']}",
+                flush=True,
+            )
+    return report
+
+
+def rows(report: dict) -> list[dict]:
+    """The harness's table rows."""
+    out = []
+    for kind, entry in report["databases"].items():
+        if "error" in entry and "statistics" not in entry:
+            out.append({"figure": f"API on {kind}", "value": None, "error": str(entry["error"])})
+            continue
+        for label, key in (("typical", "stats_typical_ms"), ("large", "stats_large_ms")):
+            figure = entry["statistics"][label]
+            out.append(
+                {
+                    "figure": f"{kind}: statistics, {label} business (ms, median)",
+                    "value": figure["median_ms"],
+                    "peer": figure["floor_median_ms"],
+                    "peer_name": "count(*)",
+                    "target": f"< {TARGETS[key]:g} ms",
+                    "ok": figure["median_ms"] < TARGETS[key],
+                }
+            )
+        load = entry.get("load")
+        if not load:
+            out.append({"figure": f"{kind}: load", "value": None, "error": str(entry.get("error"))})
+            continue
+        health = load.get("/healthz", {})
+        out.append(
+            {
+                "figure": f"{kind}: /healthz p50/p95/p99 (ms)",
+                "value": health.get("p95_ms"),
+                "detail": f"{health.get('p50_ms')}/{health.get('p95_ms')}/{health.get('p99_ms')}",
+                "target": "peer",
+                "ok": None,
+            }
+        )
+        for name, figure in load.items():
+            if name == "/healthz":
+                continue
+            errors = sum(n for status, n in figure["statuses"].items() if status != "200")
+            ratio = (
+                round(figure["p95_ms"] / health["p95_ms"], 2)
+                if figure.get("p95_ms") and health.get("p95_ms")
+                else None
+            )
+            ok = (
+                not errors
+                and figure["p95_ms"] is not None
+                and figure["p95_ms"] < TARGETS["p95_ms"]
+                and ratio is not None
+                and ratio <= TARGETS["p95_vs_healthz"]
+            )
+            out.append(
+                {
+                    "figure": f"{kind}: {name} p95 (ms; p50/p95/p99)",
+                    "value": figure["p95_ms"],
+                    "detail": f"{figure['p50_ms']}/{figure['p95_ms']}/{figure['p99_ms']}"
+                    + (f", {errors} non-200" if errors else ""),
+                    "peer": health.get("p95_ms"),
+                    "peer_name": "/healthz p95",
+                    "ratio": ratio,
+                    "target": f"< {TARGETS['p95_ms']:g} ms, <= {TARGETS['p95_vs_healthz']:g}x",
+                    "ok": ok,
+                }
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100 + 1 businesses, 120,000 rows, fewer requests")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "api.json")
+    args = parser.parse_args(argv)
+    report = run(
+        [d for d in args.databases.split(",") if d], args.quick, args.concurrency, args.workers, args.threads
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, default=str))
+    for row in rows(report):
+        print(row)
+    return 0
+
 def child_main(argv: list[str]) -> None:
     kind, url = argv[0], argv[1]
     if kind == "seed":
         child_seed(argv[2], url, json.loads(argv[3]))
     elif kind == "stats":
         child_stats(argv[2], url, int(argv[3]), int(argv[4]))
+    elif kind == "prepare":
+        child_prepare(url)
+    elif kind == "load":
+        child_load(int(url), json.loads(argv[2]))
     else:
         raise SystemExit(f"unknown child {kind!r}")
 

@@ -589,6 +589,7 @@ class ScheduledExportRunner:
         limit: int | None = None,
         chain: bool = True,
         own_slot: bool = False,
+        created_before: datetime | None = None,
     ) -> list[Future]:
         """Hand PENDING runs (oldest first) to this process's free workers; their futures.
 
@@ -610,6 +611,7 @@ class ScheduledExportRunner:
                 .where(
                     ExportHistory.status == STATUS_PENDING,
                     ExportHistory.created_at >= now - PENDING_MAX_AGE,
+                    ExportHistory.created_at <= (created_before or now),
                 )
                 .order_by(ExportHistory.created_at, ExportHistory.id)
                 .limit(min(budget, POLL_BATCH) + len(tracked))
@@ -643,13 +645,15 @@ class ScheduledExportRunner:
         return executor_module.submit(_run_task, history_id, chain, key=history_id)
 
     def _wait_and_dispatch(self, futures: list[Future]) -> dict:
+        # A one-pass command takes what was pending when it got here, not a stream that never ends.
+        cutoff = utcnow()
         outcome = {"started": len(futures), "completed": 0, "failed": 0, "not_ours": 0}
         pending = set(futures)
         while True:
             for future in [f for f in pending if f.done()]:
                 pending.discard(future)
                 self._count(outcome, future)
-            more = self.dispatch_pending(chain=False)
+            more = self.dispatch_pending(chain=False, created_before=cutoff)
             outcome["started"] += len(more)
             pending.update(more)
             if not pending:

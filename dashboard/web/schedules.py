@@ -220,7 +220,6 @@ def form_choices() -> dict[str, Any]:
         "week_of_month": forms.WEEK_OF_MONTH_CHOICES,
         "day_of_month": forms.DAY_OF_MONTH_CHOICES,
         "date_range": forms.DATE_RANGE_CHOICES,
-        "hours": [(str(h), f"{h:02d}") for h in range(24)],
         "filter_labels": forms.FILTER_LABELS,
         "custom_dates": forms.CUSTOM_DATES,
     }

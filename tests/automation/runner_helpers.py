@@ -53,7 +53,7 @@ def make_schedule(business, user=None, **fields) -> ExportSchedule:
     return schedule
 
 
-def add_products(business, count: int = 25) -> None:
+def add_products(business, count: int = 25, start: int = 0) -> None:
     db.session.add_all(
         Product(
             business_id=business.id,
@@ -64,7 +64,7 @@ def add_products(business, count: int = 25) -> None:
             unit_cost_cents=100 + i,
             retail_price_cents=250 + i,
         )
-        for i in range(count)
+        for i in range(start, start + count)
     )
     db.session.commit()
 

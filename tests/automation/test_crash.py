@@ -215,6 +215,7 @@ def test_sigstop_past_stale_time_then_sigcont_changes_nothing(crash):
     run = wait_for(lambda: _running_run(schedule.id), timeout=60, message="the export to be running")
     _stop_cleanly(worker, crash, run.id)
     try:
+        assert _get(run.id).status == "PROCESSING", "the export finished before it could be paused"
         _wait_stale(run.id)
         result = crash.cli("exports", "run-due", **ENV)
         assert "1 recovered stale" in result.stdout, result.stdout + result.stderr

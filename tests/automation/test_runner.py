@@ -434,3 +434,37 @@ def test_cleanup_job_removes_work_folders_of_killed_runs(app, tmp_path):
     summary = jobs.cleanup_old_exports()
     assert summary["work_dirs_removed"] == 1
     assert not old.exists() and fresh.exists() and unrelated.exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 16 KB tmpfs: a real full disk (needs root; skipped where mounting is not allowed)."""
+    import subprocess
+
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mountpoint)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mountpoint
+    subprocess.run(["umount", str(mountpoint)], check=False)
+
+
+def test_full_disk_fails_the_run_truthfully_and_leaves_nothing(app, shop, tiny_disk):
+    from runner_helpers import add_products
+
+    add_products(shop.business, 600, start=100)  # a CSV of ~40 KB: more than the disk holds
+    app.config["EXPORT_ROOT"] = str(tiny_disk)
+    schedule = make_schedule(shop.business, next_run_at=utc(2027, 3, 1, 8, 0))
+    ScheduledExportRunner().run_due_schedules(utc(2027, 3, 1, 8, 0, 5))
+    [run] = histories()
+    assert run.status == "FAILED"
+    assert run.error_message == (
+        "The export file could not be saved: the disk is full or the file is too large for the storage."
+    )
+    assert run.file_path == "" and run.next_retry_at is not None
+    assert [p for p in tiny_disk.rglob("*") if p.is_file()] == []  # no partial file left behind
+    db.session.refresh(schedule)
+    assert schedule.next_run_at == utc(2027, 3, 2, 8, 0)

@@ -274,8 +274,11 @@ def test_isolation_table(app, world, capsys):
     baseline = db_snapshot()
 
     def unchanged(context: str) -> None:
-        diff = snapshot_diff(baseline, db_snapshot())
+        nonlocal baseline
+        after = db_snapshot()
+        diff = snapshot_diff(baseline, after)
         table.check(not diff, f"{context} changed the database: {diff}")
+        baseline = after  # report each change once, against the case that made it
 
     for rule in _rules(app):
         route = ROUTES[rule.endpoint]
@@ -435,3 +438,45 @@ def _controls(app, world, table: Table) -> None:
             url = _url(rule, make_download_token(a.run))
             response = app.test_client().get(url)
             table.check(response.status_code == 200, f"control: GET {url} -> {response.status_code}")
+
+
+def test_foreign_ids_in_query_strings_find_nothing(app, world):
+    """Ids that arrive as filters instead of path parts: another business's schedule matches nothing."""
+    a, b = world.a, world.b
+    foreign = str(a.schedule.id)
+    api = app.test_client()
+    body = api.get(
+        f"/api/reports/automation/history/?schedule_id={foreign}", headers=bearer(b.tokens["owner"])
+    ).get_json()
+    assert body["count"] == 0 and body["results"] == []
+    page = login(app.test_client(), b.owner.email).get(f"/history/?schedule_id={foreign}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert a.schedule.name not in text and a.run.file_name not in text and str(a.run.id) not in text
+
+
+def test_switching_to_a_foreign_business_is_refused(app, world):
+    """The business switcher takes a business id in its body: only the user's own businesses count."""
+    a, b = world.a, world.b
+    client = login(app.test_client(), b.owner.email)
+    before = db_snapshot()
+    response = client.post("/switch-business", data={"business_id": str(a.business.id)})
+    assert response.status_code in (302, 303)
+    assert not snapshot_diff(before, db_snapshot())
+    with client.session_transaction() as state:
+        assert state.get("business_id") != str(a.business.id)
+    # Still acting in B: A's schedule is not found, B's is.
+    assert client.get(f"/schedules/{a.schedule.id}/edit").status_code == 404
+    assert client.get(f"/schedules/{b.schedule.id}/edit").status_code == 200
+
+
+def test_a_forged_session_business_id_is_ignored(app, world):
+    """The session cookie is signed, but even a session naming another business (as after a
+    membership is removed) acts only in a business the user belongs to."""
+    a, b = world.a, world.b
+    client = login(app.test_client(), b.owner.email)
+    with client.session_transaction() as state:
+        state["business_id"] = str(a.business.id)
+    assert client.get(f"/schedules/{a.schedule.id}/edit").status_code == 404
+    page = client.get("/schedules/").get_data(as_text=True)
+    assert a.schedule.name not in page and b.schedule.name in page
