@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, request
 
 
 def content_security_policy(app: Flask) -> str:
@@ -29,8 +29,33 @@ def content_security_policy(app: Flask) -> str:
     )
 
 
+NUL_MESSAGE = "Text must not contain NUL characters."
+
+
+def refuse_nul_characters():
+    """400 for a query string or form field holding NUL (0x00), on every route.
+
+    PostgreSQL cannot store or even compare text with NUL: a search or a sign-in with one was a 500.
+    No field of this application has a use for it. (JSON bodies: `dashboard.api.common.json_body`.)
+    """
+    fields = [
+        key
+        for source in (request.args, request.form)
+        for key, value in source.items(multi=True)
+        if "\x00" in key or "\x00" in value
+    ]
+    if not fields:
+        return None
+    from dashboard.errors import error_response
+
+    if request.path.startswith("/api/"):
+        return error_response(400, errors={name.replace("\x00", ""): [NUL_MESSAGE] for name in fields})
+    return error_response(400, NUL_MESSAGE)
+
+
 def init_app(app: Flask) -> None:
     policy = content_security_policy(app)
+    app.before_request(refuse_nul_characters)
 
     @app.after_request
     def set_headers(response):

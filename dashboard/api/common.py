@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -207,7 +208,34 @@ def json_body(required: bool = True) -> dict[str, Any]:
         raise ValidationError({NON_FIELD: [SEND_JSON_OBJECT]}) from None
     if not isinstance(data, dict):
         raise ValidationError({NON_FIELD: [SEND_JSON_OBJECT]})
+    unstorable = unstorable_text_errors(data)
+    if unstorable:
+        raise ValidationError(unstorable)
     return data
+
+
+UNSTORABLE_TEXT = "Text must not contain NUL characters or unpaired surrogates (\\u0000, \\ud800)."
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSTORABLE_CHARACTERS.search(value) is not None
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def unstorable_text_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Fields whose text no database here can store: PostgreSQL refuses NUL, and a lone surrogate
+    (JSON's "\\ud800") cannot be encoded by either driver. Both were 500s; now 400s per field."""
+    errors: dict[str, list[str]] = {}
+    for key, value in data.items():
+        if _unstorable(key) or _unstorable(value):
+            errors[key if not _unstorable(key) else NON_FIELD] = [UNSTORABLE_TEXT]
+    return errors
 
 
 class UnsupportedBody(ValidationError):

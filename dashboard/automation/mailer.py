@@ -69,8 +69,14 @@ class SendResult:
 
 
 def clean_header(value: str | None, limit: int = 255) -> str:
-    """A header-safe one-line string: CR/LF and other control characters become spaces."""
-    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value or ""))
+    """A header-safe one-line string: CR/LF and other control characters become spaces, and so do
+    the Unicode line breaks (NEL, U+2028, U+2029) that the email package also refuses in headers
+    (a subject holding one made the mail impossible to build)."""
+    text = re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]+", " ", str(value or ""))
+    # The email package decodes RFC 2047 encoded words when a header is stored, and writes what
+    # they decode to as it is: a subject typed as "=?utf-8?q?Hi=0D=0ABcc=3A_x=40example.com?="
+    # became a real "Bcc:" line. Typed text is never an encoded word: "=?" becomes "= ?".
+    text = text.replace("=?", "= ?")
     return re.sub(r"\s{2,}", " ", text).strip()[:limit]
 
 

@@ -125,6 +125,7 @@ def base_env(tmp: Path, url: str, **extra) -> dict:
         DATABASE_URL=url,
         INSTANCE_PATH=str(tmp / "instance"),
         EXPORT_ROOT=str(tmp / "exports"),
+        EXPORT_WORK_DIR=str(tmp),
         MAIL_OUTBOX_DIR=str(tmp / "outbox"),
         SCHEDULER_ENABLED="0",
         LOG_LEVEL="WARNING",

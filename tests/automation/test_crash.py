@@ -182,6 +182,9 @@ def test_sigkill_mid_export_fails_after_stale_time_and_is_retried_once(crash):
     assert ScheduledExportRunner().recover_stale_runs(before_stale)["stale_failed"] == 0
     killed = _get(run.id)
     assert killed.status == "PROCESSING" and killed.file_path == "" and not _files_of(crash, run.id)
+    # the half-written file is left in the killed worker's work folder, which nothing serves
+    [work_dir] = crash.tmp.glob(f"export-run-{run.id}-*")
+    assert [p.name for p in work_dir.iterdir()]
 
     _wait_stale(run.id)
     result = crash.cli("exports", "run-due", **ENV)

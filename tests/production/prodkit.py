@@ -47,7 +47,7 @@ AWS_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 # The template holds a big business for slow exports and a small one for many quick ones.
-BIG_SHOP, BIG_SALES = "Big Shop", 40000
+BIG_SHOP, BIG_SALES = "Big Shop", 30000
 SMALL_SHOP, SMALL_SALES = "Small Shop", 30
 OWNER_EMAIL = "owner@prod-test.example.com"
 
@@ -487,6 +487,16 @@ class Instance:
             ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
         ).stdout
         return [int(p) for p in out.split()]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the arbiter and its live workers so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.proc.pid, *self.worker_pids()]:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
     def signal_group(self, signum: int) -> None:
         """Send a signal to the arbiter and every worker (SIGSTOP freezes the whole instance)."""

@@ -129,7 +129,6 @@ def test_sigkill_mid_export_marks_it_interrupted_and_a_survivor_retries_it(
         )
     finally:
         survivor.signal_group(signal.SIGCONT)
-    time.sleep(0.5)
     assert history(prod_db, "id = %s", (run["id"],))[0]["status"] == "PROCESSING", (
         "the export finished before the kill; make it bigger"
     )

@@ -163,6 +163,8 @@ def bearer(token: str) -> dict[str, str]:
 def login(client, email: str, password: str = PASSWORD):
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    with client.session_transaction() as state:
+        state.pop("_flashes", None)  # "Welcome back" would show on whichever page comes next
     return client
 
 
@@ -224,3 +226,50 @@ def answer_diff(first: tuple[int, str, str], second: tuple[int, str, str]) -> st
         return f"status/type {first[:2]} != {second[:2]}"
     lines = difflib.unified_diff(first[2].splitlines(), second[2].splitlines(), lineterm="", n=1)
     return "\n".join(list(lines)[:20])
+
+
+# --------------------------------------------------------------------------------------------
+# A real SMTP server on loopback (aiosmtpd), to read mails exactly as a server receives them
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 2.0.0 OK"
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:  # Controller(port=0) fails
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.handler = _Handler()
+        self.controller = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def start(self) -> SmtpServer:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
