@@ -87,6 +87,10 @@ class Config:
     DOWNLOAD_LINK_TTL_DAYS = _int("DOWNLOAD_LINK_TTL_DAYS", 7)
     MAX_RECIPIENTS = _int("MAX_RECIPIENTS", 50)
     API_MAX_BODY_KB = _int("API_MAX_BODY_KB", 256)
+    # Every other request (pages, forms, the sign-in): no form here is near 1 MB, and without a cap
+    # Werkzeug spooled any multipart upload to disk, whatever its size, before CSRF refused it.
+    # The API sets its own per-request limit (API_MAX_BODY_KB) in its blueprint.
+    MAX_CONTENT_LENGTH = 1024 * 1024
 
     # Web
     HTMX_VERSION = "2.0.11"

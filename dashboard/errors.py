@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -52,9 +52,11 @@ def init_app(app: Flask) -> None:
             description = MESSAGES[429]
         if status == 403 and description and description.startswith("You don't have"):
             description = None
-        response = error_response(status, description)
+        # A page answer is (html, status): make it a response before setting a header on it (a
+        # 405 on any page was a 500).
+        response = make_response(error_response(status, description))
         if status == 405 and getattr(error, "valid_methods", None):
-            response[0].headers["Allow"] = ", ".join(error.valid_methods)
+            response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 
     @app.errorhandler(InternalServerError)

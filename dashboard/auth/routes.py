@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.auth.forms import LoginForm
 from dashboard.extensions import db, limiter
@@ -16,6 +17,16 @@ from dashboard.tenancy import active_memberships, switch_business
 bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "That e-mail and password do not match an account."
+_dummy_hash: str | None = None
+
+
+def _spend_a_password_check(password: str) -> None:
+    """Check the password against a throwaway hash: an unknown address then takes as long to refuse
+    as a wrong password (about 0.3 s of scrypt), so timing does not tell which addresses exist."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash("no account has this password")
+    check_password_hash(_dummy_hash, password)
 
 
 def _login_limit() -> str:
@@ -50,6 +61,8 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        if user is None:
+            _spend_a_password_check(form.password.data)
         if user is None or not user.check_password(form.password.data):
             form.password.errors.append(GENERIC_LOGIN_ERROR)
             status = 401

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 import unicodedata
 import uuid
@@ -59,6 +60,7 @@ PARTIAL_SUFFIX = ".part"
 PARTIAL_MAX_AGE = timedelta(hours=6)
 CLEANUP_BATCH = 500
 _COPY_CHUNK = 1024 * 1024
+_CLIENT_LOCK = threading.Lock()
 
 
 class StorageError(Exception):
@@ -383,9 +385,24 @@ class S3ExportFileStorage(ExportFileStorage):
     @property
     def client(self):
         if self._client is None:
-            import boto3
+            # Export threads may ask for the client at the same moment: creating clients from the
+            # shared default session is not thread-safe (boto3's docs), so one lock and a session of
+            # our own. Bounded timeouts: a hung endpoint fails the run (and it is retried) instead of
+            # holding an export thread for minutes.
+            with _CLIENT_LOCK:
+                if self._client is None:
+                    import boto3
+                    from botocore.config import Config as BotoConfig
 
-            self._client = boto3.client("s3", endpoint_url=self.endpoint_url)
+                    self._client = boto3.session.Session().client(
+                        "s3",
+                        endpoint_url=self.endpoint_url,
+                        config=BotoConfig(
+                            connect_timeout=10,
+                            read_timeout=60,
+                            retries={"max_attempts": 3, "mode": "standard"},
+                        ),
+                    )
         return self._client
 
     def _key(self, path: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, case, func, literal_column, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 
 from dashboard.extensions import db
@@ -35,6 +36,7 @@ __all__ = [
     "get_history",
     "history_query",
     "local_day_start",
+    "page_items",
     "paginate",
     "recent_history",
     "statistics",
@@ -98,6 +100,32 @@ def recent_history(business: Business, limit: int = 10) -> list[ExportHistory]:
     return list(db.session.scalars(history_query(business).limit(limit)))
 
 
+# From this offset on, a page's rows are found by id first (see page_items).
+DEFERRED_JOIN_OFFSET = 200
+
+
+def page_items(stmt: Select, limit: int, offset: int) -> list[Any]:
+    """`limit` objects of an ORM Select from `offset` on, in the Select's order.
+
+    A deep page (page 500 is offset 9,980) is read in two steps: the ids of the page, from the
+    covering index alone (filters, order and the skipped rows all live there), then the page's
+    rows by id. In one step PostgreSQL fetched every skipped row from the table (10,000 heap rows
+    and a sort, for 20 shown). A Select of anything but one entity with a one-column primary key,
+    and shallow pages, are read in one step.
+    """
+    entities = stmt.column_descriptions
+    mapper = sa_inspect(entities[0]["entity"], raiseerr=False) if len(entities) == 1 else None
+    if offset < DEFERRED_JOIN_OFFSET or mapper is None or len(mapper.primary_key) != 1:
+        return list(db.session.scalars(stmt.limit(limit).offset(offset)))
+    key = mapper.primary_key[0]
+    ids = list(db.session.scalars(stmt.with_only_columns(key).limit(limit).offset(offset)))
+    if not ids:
+        return []
+    # The same Select (filters, order, loader options) narrowed to those ids: they come back in
+    # the page's order without sorting anything but themselves.
+    return list(db.session.scalars(stmt.where(key.in_(ids))))
+
+
 def paginate(
     stmt: Select,
     page: int,
@@ -118,7 +146,7 @@ def paginate(
     offset = (page - 1) * page_size
     if page > 1 and offset >= count:
         raise PageNotFound(f"Page {page} is past the end ({count} results).")
-    items = list(db.session.scalars(stmt.limit(page_size).offset(offset)))
+    items = page_items(stmt, page_size, offset)
     return {
         "count": count,
         "next": url_for_page(page + 1) if offset + page_size < count else None,

@@ -258,9 +258,12 @@ def normalize_email(value: str) -> str | None:
     No DNS lookups: deliverability is the mail server's business, and tests run offline.
     """
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        normalized = validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError:
         return None
+    # "=?" opens an RFC 2047 encoded word, which no address may hold (RFC 2047 section 5): the
+    # email package decodes one in a header, and "=?utf-8?q?=0D=0A...?=" decodes to a line break.
+    return None if "=?" in normalized else normalized
 
 
 def clean_email(errors: ErrorCollector, field: str, value: object) -> str | None:

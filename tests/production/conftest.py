@@ -22,6 +22,7 @@ from tests.production.prodkit import (
     admin_execute,
     database_url,
     drop_database,
+    drop_leftover_databases,
     run_flask,
     seed_template,
 )
@@ -42,6 +43,7 @@ def pg_server() -> str:
 def template_db(pg_server, tmp_path_factory) -> Iterator[str]:
     """One database for the session, migrated with `flask db upgrade` (as on release) and seeded."""
     name = f"test_prod_{os.getpid()}"
+    drop_leftover_databases()
     drop_database(name)
     admin_execute(f'CREATE DATABASE "{name}"')
     url = database_url(name)

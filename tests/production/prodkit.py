@@ -108,6 +108,18 @@ def drop_database(name: str, url: str = ADMIN_URL) -> None:
     admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', url)
 
 
+def drop_leftover_databases() -> None:
+    """Databases of earlier sessions that were killed before their clean-up (their pid is gone)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        names = [
+            r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^test_prod_[0-9]+$'")
+        ]
+    for name in names:
+        pid = int(name.rsplit("_", 1)[1])
+        if not Path(f"/proc/{pid}").exists():
+            drop_database(name)
+
+
 # -- the migrated, seeded template ---------------------------------------------------------------
 
 
@@ -387,8 +399,11 @@ class SmtpServer:
         return "250 Message accepted for delivery"
 
     def start(self) -> None:
+        import logging
+
         from aiosmtpd.controller import Controller
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # a line per SMTP command otherwise
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 

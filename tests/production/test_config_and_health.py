@@ -92,8 +92,20 @@ def test_production_refuses_to_start_without_a_real_secret_key(secret):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+@pytest.fixture
+def keep_logging():
+    """A production app installs its log handler on the root logger: take it away afterwards."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.mark.nodb
-def test_postgresql_engine_gets_a_sized_pool_pre_ping_and_a_connect_timeout(tmp_path):
+def test_postgresql_engine_gets_a_sized_pool_pre_ping_and_a_connect_timeout(tmp_path, keep_logging):
     class Settings(ProductionConfig):
         SECRET_KEY = "a-long-random-production-secret-key"
         SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"  # never connected

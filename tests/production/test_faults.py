@@ -187,6 +187,59 @@ def test_sigkill_mid_export_marks_it_interrupted_and_a_survivor_retries_it(
     )
 
 
+# -- graceful stop mid-export --------------------------------------------------------------------
+
+
+def test_graceful_stop_hands_a_running_export_back_to_another_instance(prod_db, fleet, s3_server, s3_bucket):
+    """SIGTERM (a deploy) with an export longer than GRACEFUL_TIMEOUT allows: the stopping worker
+    puts the run back to PENDING with its claim withdrawn, and another instance runs it: the same
+    record completes, nothing FAILED, one file."""
+    env = fleet.env(prod_db.url, **FAST, **s3_env(s3_server, s3_bucket), EXPORT_WORKERS="1")
+    stopping = fleet.start({**env, "GRACEFUL_TIMEOUT": "4"}, workers=1, wait=False)
+    other = fleet.start(env, workers=1, wait=False)
+    stopping.wait_healthy()
+    other.wait_healthy()
+    other.signal_group(signal.SIGSTOP)  # so that the instance we stop is the one that claims the run
+    insert_schedules(
+        prod_db,
+        business_id(prod_db, BIG_SHOP),
+        owner_id(prod_db),
+        [now_utc() - timedelta(minutes=1)],
+        export_type="SALES",
+        fmt="excel",
+        filters=ALL_SALES,
+        prefix="deploy",
+    )
+    try:
+        run = wait_for(
+            lambda: next(
+                (h for h in history(prod_db) if h["status"] == "PROCESSING" and h["progress"] > 0), None
+            ),
+            40,
+            0.05,
+            "the export to be under way",
+        )
+    finally:
+        other.signal_group(signal.SIGCONT)
+    began = time.monotonic()
+    code = stopping.terminate(timeout=30)
+    stopped_in = time.monotonic() - began
+    assert code == 0
+    assert "'handed_back': 1" in stopping.log_text(), stopping.log_tail()
+    done = wait_for(
+        lambda: next((h for h in history(prod_db) if h["status"] == "COMPLETED"), None),
+        60,
+        0.25,
+        "the handed-back run to complete on the other instance",
+    )
+    assert done["id"] == run["id"] and done["attempt"] == 1  # the same record, run again from the start
+    assert [h["status"] for h in history(prod_db)] == ["COMPLETED"]
+    assert len([k for k in s3_server.keys(s3_bucket) if f"/{run['id']}_" in k]) == 1
+    print(
+        f"\nGraceful stop with an export running: stopped in {stopped_in:.1f}s, run handed back and completed"
+    )
+
+
 # -- PostgreSQL restart --------------------------------------------------------------------------
 
 

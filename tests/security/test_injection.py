@@ -318,6 +318,7 @@ ADDRESS_PAYLOADS = [
     "victim@example.com>\r\nBcc: <evil@example.com",
     '"evil@example.com" <victim@example.com>',
     "victim@example.com%0aBcc:evil@example.com",
+    "=?utf-8?q?x=0D=0ABcc=3A_evil=40example.com?=@example.com",  # an encoded word as the local part
 ]
 
 
@@ -395,6 +396,47 @@ def test_mail_headers_stay_clean_even_when_stored_values_hold_line_breaks(app, w
             assert "\n" not in str(message["Subject"]) and "\r" not in str(message["Subject"])
         tried += 1
     COUNTS["mail header payloads sent through stored values"] += tried
+    MEASURED["injection"] = dict(COUNTS, **{"formula payloads": len(FORMULAS)})
+
+
+ENCODED_WORD = "=?utf-8?q?Report=0D=0ABcc=3A_evil=40example.com?="
+
+
+def _header_names(data: bytes) -> list[bytes]:
+    head = data.split(b"\r\n\r\n", 1)[0]
+    return [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if line and line[:1] not in b" \t"]
+
+
+def test_an_encoded_word_cannot_smuggle_a_line_break_into_a_header(app, world, smtp_server):
+    """No CR or LF is typed, so validation lets it through; the email package would decode the
+    RFC 2047 word to "Report\\r\\nBcc: ..." and write that line as it is (it did, before
+    mailer.clean_header turned "=?" into "= ?")."""
+    a = world.a
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5)
+    client = app.test_client()
+    headers = bearer(a.tokens["owner"])
+    assert client.put(f"{API}/notifications/", json={"from_name": ENCODED_WORD}, headers=headers).status_code == 200
+    body = {
+        "name": ENCODED_WORD,
+        "export_type": "INVENTORY",
+        "format": "csv",
+        "frequency": "DAILY",
+        "hour": 6,
+        "email_subject": ENCODED_WORD,
+        "recipients": ["books@example.com"],
+    }
+    created = client.post(f"{API}/schedules/", json=body, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    run = client.post(f"{API}/schedules/{created.get_json()['id']}/trigger/", json={}, headers=headers)
+    assert run.status_code == 202
+    assert len(smtp_server.received) == 1
+    received = smtp_server.received[0]
+    assert received.rcpt_tos == ["books@example.com"]
+    names = _header_names(received.data)
+    assert b"bcc" not in names and names.count(b"subject") == 1, names
+    message = email.message_from_bytes(received.data, policy=policy.default)
+    assert "\n" not in str(message["Subject"]) and "Bcc" in str(message["Subject"])  # shown as text
+    COUNTS["encoded-word header payloads"] += 3  # subject, sender name, schedule name
     MEASURED["injection"] = dict(COUNTS, **{"formula payloads": len(FORMULAS)})
 
 

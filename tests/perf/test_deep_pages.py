@@ -1,0 +1,76 @@
+"""Deep pages (read by id first, from the covering index) give the same rows, in the same order,
+as the plain LIMIT/OFFSET query; and a claim's relaxed durability never leaks into the pool."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, text
+
+from dashboard.automation.runner import _claim_durability
+from dashboard.extensions import db
+from dashboard.models import ExportHistory
+from dashboard.services.history import DEFERRED_JOIN_OFFSET, history_query, page_items, paginate
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+ROWS = DEFERRED_JOIN_OFFSET + 60
+
+
+@pytest.fixture
+def many_runs(tenant, other_tenant):
+    rows = []
+    for business in (tenant.business, other_tenant.business):
+        for n in range(ROWS):
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "business_id": business.id,
+                    "export_type": ("SALES", "CUSTOMERS")[n % 2],
+                    "format": ("csv", "excel", "pdf")[n % 3],
+                    "trigger": "MANUAL",
+                    "status": ("COMPLETED", "FAILED", "EMAILED")[n % 3],
+                    # Pairs of runs share a created_at: the id breaks the tie, in both steps.
+                    "created_at": NOW - timedelta(hours=n // 2),
+                }
+            )
+    db.session.execute(insert(ExportHistory), rows)
+    db.session.commit()
+    return tenant
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"export_type": "SALES"}, {"status": "FAILED", "format": "pdf"}, {"start_date": date(2026, 2, 25)}],
+)
+def test_a_deep_page_matches_the_plain_query(many_runs, filters):
+    stmt = history_query(many_runs.business, filters)
+    everything = [h.id for h in db.session.scalars(stmt)]
+    for offset in (0, DEFERRED_JOIN_OFFSET - 10, DEFERRED_JOIN_OFFSET, DEFERRED_JOIN_OFFSET + 25, 10_000):
+        expected = everything[offset : offset + 20]
+        assert [h.id for h in page_items(stmt, 20, offset)] == expected, (filters, offset)
+        plain = [h.id for h in db.session.scalars(stmt.limit(20).offset(offset))]
+        assert plain == expected
+
+
+def test_paginate_a_deep_page(many_runs):
+    page = DEFERRED_JOIN_OFFSET // 20 + 2
+    result = paginate(history_query(many_runs.business), page, 20, lambda n: f"/?page={n}")
+    assert result["count"] == ROWS and len(result["results"]) == 20
+    assert result["previous"] == f"/?page={page - 1}"
+    assert all(h.business_id == many_runs.business.id for h in result["results"])
+
+
+def test_claims_commit_without_waiting_for_the_wal_and_give_the_setting_back(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's; SQLite's WAL + synchronous=NORMAL is set per connection")
+    with db.engine.connect() as connection:
+        with _claim_durability(connection):
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+            connection.rollback()
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        connection.rollback()
+        with pytest.raises(RuntimeError), _claim_durability(connection):
+            raise RuntimeError("a claim failed half way")
+        assert connection.exec_driver_sql(text("SHOW synchronous_commit").text).scalar() == "on"
