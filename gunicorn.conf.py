@@ -52,6 +52,37 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # X-Forwarded-Proto is trusted (https links, secure cookies).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
+
+def _structured_logging() -> dict:
+    """gunicorn's own lines (boot, worker exits, the access log) in the app's format, so that a log
+    collector reads one format: JSON in production unless LOG_FORMAT says otherwise."""
+    production = os.environ.get("APP_ENV", "").lower() == "production"
+    log_format = (os.environ.get("LOG_FORMAT") or ("json" if production else "text")).lower()
+    formatter = {"json": "JsonFormatter", "keyvalue": "KeyValueFormatter"}.get(log_format)
+    if formatter is None:
+        return {}  # gunicorn's default format
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": level, "handlers": []},  # create_app() adds the app's handler
+        "formatters": {"structured": {"()": f"dashboard.logging_setup.{formatter}"}},
+        "handlers": {
+            "structured": {
+                "class": "logging.StreamHandler",
+                "formatter": "structured",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            name: {"level": level, "handlers": ["structured"], "propagate": False, "qualname": name}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+    }
+
+
+logconfig_dict = _structured_logging()
+
 # gunicorn's control socket (`gunicornc`) defaults to one path per user: several instances on one host
 # would fight over it. Off unless a path is given.
 if os.environ.get("GUNICORN_CONTROL_SOCKET"):

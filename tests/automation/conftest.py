@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from runner_helpers import (
+from tests.automation.runner_helpers import (
     FLASK,
     ROOT,
     TEST_DATABASE_URL,

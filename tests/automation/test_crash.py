@@ -18,7 +18,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from runner_helpers import (
+from tests.automation.runner_helpers import (
     FLASK,
     TEST_DATABASE_URL,
     SharedDatabase,

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from runner_helpers import TEST_DATABASE_URL, add_products, histories, make_schedule, wait_for
+from tests.automation.runner_helpers import TEST_DATABASE_URL, add_products, histories, make_schedule, wait_for
 from sqlalchemy import make_url, update
 
 from dashboard.automation import executor, hooks

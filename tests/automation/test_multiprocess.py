@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from runner_helpers import FLASK, add_products
+from tests.automation.runner_helpers import FLASK, add_products
 from sqlalchemy import func, insert, select
 
 from dashboard.extensions import db

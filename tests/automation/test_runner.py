@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from runner_helpers import histories, make_schedule, utc
+from tests.automation.runner_helpers import histories, make_schedule, utc
 from sqlalchemy import select, update
 
 from dashboard.automation import jobs
@@ -453,7 +453,7 @@ def tiny_disk(tmp_path):
 
 
 def test_full_disk_fails_the_run_truthfully_and_leaves_nothing(app, shop, tiny_disk):
-    from runner_helpers import add_products
+    from tests.automation.runner_helpers import add_products
 
     add_products(shop.business, 600, start=100)  # a CSV of ~40 KB: more than the disk holds
     app.config["EXPORT_ROOT"] = str(tiny_disk)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from runner_helpers import FLASK, TEST_DATABASE_URL, add_products, histories, make_schedule, wait_for
+from tests.automation.runner_helpers import FLASK, TEST_DATABASE_URL, add_products, histories, make_schedule, wait_for
 from sqlalchemy import select
 
 from dashboard.automation import jobs

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD
+from tests.browser.browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD
 from werkzeug.serving import make_server
 
 from config import TestConfig

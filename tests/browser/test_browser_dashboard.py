@@ -12,7 +12,7 @@ import time
 from io import BytesIO
 
 import pytest
-from browser_helpers import screenshot, sign_in
+from tests.browser.browser_helpers import screenshot, sign_in
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 

@@ -11,7 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from browser_helpers import assert_fits, screenshot, sign_in
+from tests.browser.browser_helpers import assert_fits, screenshot, sign_in
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from delivery_helpers import attachments, html_part, link_in, path_of, text_part
+from tests.delivery.delivery_helpers import attachments, html_part, link_in, path_of, text_part
 from sqlalchemy import select
 
 from dashboard.automation.delivery import deliver_run_result, encoded_size, process_outbox

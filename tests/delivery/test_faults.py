@@ -274,7 +274,7 @@ def test_concurrent_outbox_passes_send_each_mail_once(smtp, app_factory, tmp_pat
     """Four threads, each with its own session, run process_outbox over the same 24 mails."""
     import os
 
-    from conftest import smtp_config
+    from tests.delivery.conftest import smtp_config
 
     overrides = smtp_config(smtp.port)
     if not os.environ.get("TEST_DATABASE_URL"):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from delivery_helpers import path_of
+from tests.delivery.delivery_helpers import path_of
 
 from dashboard.automation.delivery import deliver_run_result, send_export_summary_report
 from dashboard.extensions import db, mail

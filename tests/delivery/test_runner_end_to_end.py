@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import openpyxl
-from delivery_helpers import attachments, link_in, path_of, text_part
+from tests.delivery.delivery_helpers import attachments, link_in, path_of, text_part
 
 from dashboard import demo
 from dashboard.automation.runner import ScheduledExportRunner

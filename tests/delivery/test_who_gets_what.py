@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from delivery_helpers import attachments, html_part, link_in, path_of, text_part
+from tests.delivery.delivery_helpers import attachments, html_part, link_in, path_of, text_part
 from sqlalchemy import select
 
 from dashboard.automation.delivery import deliver_run_result, process_outbox, send_export_summary_report

@@ -5,7 +5,7 @@ as each role, and a snapshot of every table to prove that a refused request chan
 from __future__ import annotations
 
 import pytest
-from security_helpers import World, build_world
+from tests.security.security_helpers import World, build_world
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def csrf_app(app_factory):
 
 def pytest_terminal_summary(terminalreporter):
     """Print what the security tests measured (the isolation table's size, payloads per category)."""
-    from security_helpers import MEASURED
+    from tests.security.security_helpers import MEASURED
 
     if not MEASURED:
         return

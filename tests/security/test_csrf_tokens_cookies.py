@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from security_helpers import (
+from tests.security.security_helpers import (
     HX,
     PASSWORD,
     bearer,
@@ -26,7 +26,7 @@ from security_helpers import (
     schedule_payload,
     snapshot_diff,
 )
-from test_isolation_table import (
+from tests.security.test_isolation_table import (
     API_BODIES,
     HISTORY_ID,
     PUBLIC,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from security_helpers import CONTENT, MEASURED, answer_diff, db_snapshot, login, normalized, snapshot_diff
+from tests.security.security_helpers import CONTENT, MEASURED, answer_diff, db_snapshot, login, normalized, snapshot_diff
 
 from dashboard.automation.links import SALT, make_download_token
 from dashboard.extensions import db

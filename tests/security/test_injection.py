@@ -22,7 +22,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from security_helpers import MEASURED, bearer, login, make_run, store_file
+from tests.security.security_helpers import MEASURED, bearer, login, make_run, store_file
 
 from dashboard.exports.columns import FORMULA_PREFIXES
 from dashboard.exports.registry import get_dataset
@@ -557,7 +557,7 @@ def test_html_in_names_and_messages_is_escaped_in_mails(app, world, smtp_server)
 
 @pytest.fixture
 def smtp_server():
-    from security_helpers import SmtpServer
+    from tests.security.security_helpers import SmtpServer
 
     server = SmtpServer().start()
     yield server

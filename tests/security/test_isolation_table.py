@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from security_helpers import (
+from tests.security.security_helpers import (
     HX,
     MEASURED,
     answer_diff,

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from service_helpers import add_run, utc, valid_schedule
+from tests.services.service_helpers import add_run, utc, valid_schedule
 from sqlalchemy import event
 
 from dashboard.extensions import db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from service_helpers import audit_actions
+from tests.services.service_helpers import audit_actions
 
 from dashboard.extensions import db
 from dashboard.models import ExportNotificationSettings

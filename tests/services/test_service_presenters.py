@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from service_helpers import utc, valid_schedule
+from tests.services.service_helpers import utc, valid_schedule
 
 from dashboard.models import ExportHistory, ExportSchedule
 from dashboard.services.presenters import (

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from service_helpers import add_run, audit_actions, make_tenant, utc, valid_schedule
+from tests.services.service_helpers import add_run, audit_actions, make_tenant, utc, valid_schedule
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, ExportSchedule

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 
 import pytest
-from service_helpers import utc, valid_schedule
+from tests.services.service_helpers import utc, valid_schedule
 
 from dashboard.services.errors import NON_FIELD, ValidationError
 from dashboard.services.validation import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from web_helpers import schedule_data
+from tests.web.web_helpers import schedule_data
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory

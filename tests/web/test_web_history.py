@@ -7,7 +7,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from web_helpers import HX
+from tests.web.web_helpers import HX
 
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportNotificationSettings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from web_helpers import PASSWORD, form_data
+from tests.web.web_helpers import PASSWORD, form_data
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, ExportSchedule

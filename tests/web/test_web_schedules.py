@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 
-from web_helpers import HX, form_data
+from tests.web.web_helpers import HX, form_data
 
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportSchedule
