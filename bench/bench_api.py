@@ -30,7 +30,6 @@ import random
 import re
 import signal
 import socket
-import sqlite3
 import statistics as stats_module
 import subprocess
 import sys
@@ -122,7 +121,9 @@ def _history_rows(rng: random.Random, business_id, user_ids, schedules, count: i
                 "file_name": name,
                 "file_size": size,
                 # Files older than the retention period are cleaned up; the record stays.
-                "file_path": f"exports/{business_id}/{name}" if ok and now - created < timedelta(days=30) else "",
+                "file_path": f"exports/{business_id}/{name}"
+                if ok and now - created < timedelta(days=30)
+                else "",
                 "record_count": rng.randrange(0, 50_000) if ok else 0,
                 "total_records": None,
                 "truncated": False,
@@ -166,7 +167,9 @@ def _counts_match(url: str, sizes: dict) -> bool:
                 ),
                 {"name": LARGE_NAME},
             ).scalar()
-        return total == sizes["businesses"] * sizes["per_business"] + sizes["large"] and large == sizes["large"]
+        return (
+            total == sizes["businesses"] * sizes["per_business"] + sizes["large"] and large == sizes["large"]
+        )
     except Exception:
         return False
     finally:
@@ -219,7 +222,12 @@ def _seed(url: str, sizes: dict) -> None:
         for index, name in enumerate(names):
             business_id = uuid.UUID(int=rng.getrandbits(128), version=4)
             businesses.append(
-                {"id": business_id, "name": name, "timezone": TIMEZONES[index % len(TIMEZONES)], "currency": "USD"}
+                {
+                    "id": business_id,
+                    "name": name,
+                    "timezone": TIMEZONES[index % len(TIMEZONES)],
+                    "currency": "USD",
+                }
             )
             user_ids = []
             for n in range(3):
@@ -375,10 +383,11 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
             plans = []
             for sql, params in _captured(call):
                 if sql.lstrip().upper().startswith("SELECT"):
-                    plans.append({"sql": " ".join(sql.split())[:300], "plan": _explain(connection, kind, sql, params)})
+                    plans.append(
+                        {"sql": " ".join(sql.split())[:300], "plan": _explain(connection, kind, sql, params)}
+                    )
             result["explain"][label] = plans
     emit(result)
-
 
 
 def child_prepare(url: str) -> None:
@@ -494,7 +503,9 @@ def login_cookie(port: int) -> str:
     if status != 200 or token is None:
         raise RuntimeError(f"the login page answered {status} without a CSRF token")
     cookie = headers.get("Set-Cookie", "").split(";")[0]
-    form = urlencode({"csrf_token": token.group(1).decode(), "email": OWNER_EMAIL, "password": OWNER_PASSWORD})
+    form = urlencode(
+        {"csrf_token": token.group(1).decode(), "email": OWNER_EMAIL, "password": OWNER_PASSWORD}
+    )
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request(
@@ -600,13 +611,19 @@ def child_load(port: int, plan: dict) -> None:
         "cookie": f"Cookie: {plan['cookie']}\r\n",
     }
     deadline = time.monotonic() + plan["max_seconds"]
-    results: dict = {name: {"latencies": [], "statuses": {}, "seconds": 0.0} for name, _, _ in plan["scenarios"]}
-    for name, path, credential in plan["scenarios"]:
-        asyncio.run(_load(port, path, headers[credential], plan["concurrency"] * 2, plan["concurrency"], deadline))
+    results: dict = {
+        name: {"latencies": [], "statuses": {}, "seconds": 0.0} for name, _, _ in plan["scenarios"]
+    }
+    for _name, path, credential in plan["scenarios"]:  # warm-up, not recorded
+        asyncio.run(
+            _load(port, path, headers[credential], plan["concurrency"] * 2, plan["concurrency"], deadline)
+        )
     per_round = max(plan["concurrency"], plan["requests"] // plan["rounds"])
     for _ in range(plan["rounds"]):
         for name, path, credential in plan["scenarios"]:
-            got = asyncio.run(_load(port, path, headers[credential], per_round, plan["concurrency"], deadline))
+            got = asyncio.run(
+                _load(port, path, headers[credential], per_round, plan["concurrency"], deadline)
+            )
             entry = results[name]
             entry["latencies"].extend(got["latencies"])
             entry["seconds"] += got["seconds"]
@@ -641,21 +658,29 @@ def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int =
     for kind in databases:
         url = database_url(kind, sizes)
         total = sizes["businesses"] * sizes["per_business"] + sizes["large"]
-        print(f"\n== API on {kind} ({total:,} history rows; large business {sizes['large']:,}) ==", flush=True)
+        print(
+            f"\n== API on {kind} ({total:,} history rows; large business {sizes['large']:,}) ==", flush=True
+        )
         entry: dict = {}
         report["databases"][kind] = entry
         if kind == "postgresql" and (problem := ensure_pg_database(url)):
             print(f"  skipped: {problem}", flush=True)
             entry["error"] = problem
             continue
-        seeded = run_child(["-m", "bench.bench_api", "_child", "seed", url, kind, json.dumps(sizes)], timeout=3600)
+        seeded = run_child(
+            ["-m", "bench.bench_api", "_child", "seed", url, kind, json.dumps(sizes)], timeout=3600
+        )
         if "error" in seeded:
             print(f"  seeding failed: {seeded}", flush=True)
             entry["error"] = seeded["error"]
             continue
-        print(f"  database ready in {seeded['process_seconds']:.0f}s (seeded: {seeded.get('seeded')})", flush=True)
+        print(
+            f"  database ready in {seeded['process_seconds']:.0f}s (seeded: {seeded.get('seeded')})",
+            flush=True,
+        )
         stats = run_child(
-            ["-m", "bench.bench_api", "_child", "stats", url, kind, "20", str(sizes["deep_page"])], timeout=900
+            ["-m", "bench.bench_api", "_child", "stats", url, kind, "20", str(sizes["deep_page"])],
+            timeout=900,
         )
         if "error" in stats:
             print(f"  statistics failed: {stats['error']}\n{stats.get('stderr', '')}", flush=True)
@@ -711,7 +736,10 @@ def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int =
         load.pop("peak_mb", None)
         entry["load"] = load
         print(f"  {concurrency} concurrent clients, {report['server']}:", flush=True)
-        print(f"    {'endpoint':<34} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses", flush=True)
+        print(
+            f"    {'endpoint':<34} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses",
+            flush=True,
+        )
         for name, figure in load.items():
             print(
                 f"    {name:<34} {figure['requests']:>8} {figure['rps'] or 0:>7} {figure['p50_ms'] or 0:>8.1f} "
@@ -787,8 +815,12 @@ def rows(report: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="100 + 1 businesses, 120,000 rows, fewer requests")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="100 + 1 businesses, 120,000 rows, fewer requests"
+    )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
@@ -803,6 +835,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows(report):
         print(row)
     return 0
+
 
 def child_main(argv: list[str]) -> None:
     kind, url = argv[0], argv[1]

@@ -251,26 +251,30 @@ def _floor_claims(kind: str, ids: list, now: datetime) -> float:
         if kind == "postgresql":  # as the runner's claims commit (see runner._claim_durability)
             cursor.execute("SET synchronous_commit TO OFF")
             raw.commit()
+        # Written with "?" and given the driver's placeholder style.
+        claim_sql = (
+            "UPDATE export_schedules SET next_run_at = ?, last_run_at = ? "
+            "WHERE id = ? AND next_run_at = ? AND is_active = ?"
+        ).replace("?", p)
+        insert_sql = (
+            "INSERT INTO export_history (id, business_id, schedule_id, schedule_name, export_type, "
+            'format, "trigger", status, file_name, file_size, file_path, record_count, truncated, '
+            "filters_applied, send_email, email_sent, email_recipients, email_delivery, "
+            "error_message, error_traceback, created_at, occurrence_at, attempt, progress) "
+            "SELECT ?, business_id, id, name, export_type, format, 'SCHEDULED', 'PENDING', '', 0, "
+            "'', 0, ?, ?, ?, ?, '[]', '[]', '', '', ?, ?, 1, 0 FROM export_schedules WHERE id = ?"
+        ).replace("?", p)
+        filters = json_module.dumps({"date_range": "yesterday"})
         started = time.perf_counter()
         for schedule_id in ids:
-            cursor.execute(
-                f"UPDATE export_schedules SET next_run_at = {p}, last_run_at = {p} "
-                f"WHERE id = {p} AND next_run_at = {p} AND is_active = {p}",
-                [value(next_at), value(now), value(schedule_id), value(seen), True],
-            )
+            cursor.execute(claim_sql, [value(next_at), value(now), value(schedule_id), value(seen), True])
             if cursor.rowcount == 1:
                 cursor.execute(
-                    "INSERT INTO export_history (id, business_id, schedule_id, schedule_name, export_type, "
-                    'format, "trigger", status, file_name, file_size, file_path, record_count, truncated, '
-                    "filters_applied, send_email, email_sent, email_recipients, email_delivery, "
-                    "error_message, error_traceback, created_at, occurrence_at, attempt, progress) "
-                    f"SELECT {p}, business_id, id, name, export_type, format, 'SCHEDULED', 'PENDING', '', 0, "
-                    f"'', 0, {p}, {p}, {p}, {p}, '[]', '[]', '', '', {p}, {p}, 1, 0 "
-                    f"FROM export_schedules WHERE id = {p}",
+                    insert_sql,
                     [
                         value(uuid.uuid4()),
                         False,
-                        json_module.dumps({"date_range": "yesterday"}),
+                        filters,
                         True,
                         False,
                         value(now),
@@ -307,7 +311,9 @@ def child_measure(kind: str, url: str, sizes: dict) -> None:
         summary = runner.claim_due_schedules(now)
         event.remove(db.engine, "before_cursor_execute", listener)
         assert summary["due"] == 0, summary
-        poll_sql = next((s, p) for s, p in captured if "export_schedules" in s and s.lstrip().startswith("SELECT"))
+        poll_sql = next(
+            (s, p) for s, p in captured if "export_schedules" in s and s.lstrip().startswith("SELECT")
+        )
         plan = _explain(db.session.connection(), kind, *poll_sql)
         db.session.rollback()
 
@@ -482,7 +488,9 @@ def child_main(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="20,000 schedules, fewer repetitions")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one claim round")

@@ -29,13 +29,18 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bench import bench_api, bench_scheduler
 from bench.common import RESULTS_DIR, ROOT, child_env
 
 PARTS = ("exports", "scheduler", "api")
-EXPORT_TARGETS = {"csv": 1.5, "excel": 1.3, "memory_growth_mb": 60.0, "pdf_rows_per_s": 1000.0, "pdf_peak_mb": 200.0}
+EXPORT_TARGETS = {
+    "csv": 1.5,
+    "excel": 1.3,
+    "memory_growth_mb": 60.0,
+    "pdf_rows_per_s": 1000.0,
+    "pdf_peak_mb": 200.0,
+}
 
 
 # ---- exports: the exporters' script, run as it is ------------------------------------------------
@@ -74,14 +79,22 @@ def _ratio(a: dict | None, b: dict | None) -> float | None:
 def export_rows(report: dict) -> list[dict]:
     rows: list[dict] = []
     if not report.get("sizes"):
-        return [{"figure": "exports", "value": None, "error": f"bench_exports exited {report.get('returncode')}"}]
+        return [
+            {"figure": "exports", "value": None, "error": f"bench_exports exited {report.get('returncode')}"}
+        ]
     labels = {"csv": "CSV", "excel": "Excel"}
     for size, entry in sorted(report["sizes"].items(), key=lambda item: int(item[0])):
         n = int(size)
         for fmt in ("csv", "excel"):
             product, floor, pandas = (entry.get(f"{fmt}_{kind}") for kind in ("product", "floor", "pandas"))
             if not product or "seconds" not in product:
-                rows.append({"figure": f"{labels[fmt]} {n:,} rows", "value": None, "error": str((product or {}).get("error"))})
+                rows.append(
+                    {
+                        "figure": f"{labels[fmt]} {n:,} rows",
+                        "value": None,
+                        "error": str((product or {}).get("error")),
+                    }
+                )
                 continue
             ratio = _ratio(product, floor)
             rows.append(
@@ -157,11 +170,14 @@ def export_rows(report: dict) -> list[dict]:
                     "figure": f"PDF {int(rows_max):,} rows: peak MB",
                     "value": result.get("peak_mb"),
                     "target": f"< {EXPORT_TARGETS['pdf_peak_mb']:g} MB",
-                    "ok": result.get("peak_mb") is not None and result["peak_mb"] < EXPORT_TARGETS["pdf_peak_mb"],
+                    "ok": result.get("peak_mb") is not None
+                    and result["peak_mb"] < EXPORT_TARGETS["pdf_peak_mb"],
                 }
             )
         else:
-            rows.append({"figure": f"PDF {int(rows_max):,} rows", "value": None, "error": str(result.get("error"))})
+            rows.append(
+                {"figure": f"PDF {int(rows_max):,} rows", "value": None, "error": str(result.get("error"))}
+            )
     return rows
 
 
@@ -197,7 +213,7 @@ def render(rows: list[dict]) -> list[str]:
         result = "-" if row.get("ok") is None else ("PASS" if row["ok"] else "MISS")
         table.append((row["figure"], value, peer, ratio, row.get("target", "-"), result))
     widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*header), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in table]
     return out
@@ -221,7 +237,9 @@ def environment() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a few minutes")
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated: " + ", ".join(PARTS))
     parser.add_argument("--databases", default="sqlite,postgresql", help="for the scheduler and api parts")
@@ -262,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + "=" * 40 + " make bench " + "=" * 40)
     print(environment_line)
     if "api" in parts:
-        print(f"server: {latest['parts']['api'].get('server')}; {latest['parts']['api'].get('concurrency')} clients")
+        print(
+            f"server: {latest['parts']['api'].get('server')}; {latest['parts']['api'].get('concurrency')} clients"
+        )
     print("\n".join(table))
     output = RESULTS_DIR / "latest.json"
     output.write_text(json.dumps(latest, indent=2, default=str))

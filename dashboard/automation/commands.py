@@ -75,12 +75,10 @@ def retry_failed_command() -> None:
 
 
 @exports_cli.command("send-summaries")
-def send_summaries_command() -> None:
-    """Send the weekly export summaries that are due now."""
-    summary = jobs.send_export_summary_report()
-    if summary.get("available") is False:
-        click.echo("send-summaries: mail delivery is not installed; nothing sent.")
-        return
+@click.option("--force", is_flag=True, help="Send the past 7 days' summary now, whatever the day.")
+def send_summaries_command(force: bool) -> None:
+    """Send the weekly export summaries that are due now (Sundays 08:00 in each business's timezone)."""
+    summary = jobs.send_export_summary_report(force=force)
     keys = [key for key, value in summary.items() if isinstance(value, int | float)]
     click.echo(_line("send-summaries", summary, keys))
 

@@ -7,7 +7,7 @@ Jobs (each runs inside ``app.app_context()``, logs, and returns the seed's summa
 * `cleanup_old_exports` daily at 02:00 UTC: files older than ``EXPORT_RETENTION_DAYS``.
 * `retry_failed_exports` every few minutes (``SCHEDULER_POLL_SECONDS``, at least a minute).
 * `process_mail_outbox` every ``SCHEDULER_POLL_SECONDS`` and `send_export_summary_report` hourly
-  (it decides itself whether it is Sunday 08:00 for each business), through `hooks`.
+  (it decides itself whether it is Sunday 08:00 for each business).
 
 The scheduler starts from `init_app` only when it should: ``SCHEDULER_ENABLED``; never under
 ``app.testing`` unless ``SCHEDULER_FORCE``; under the debug reloader only in the reloader's child
@@ -99,17 +99,17 @@ def retry_failed_exports(now: datetime | None = None, *, wait: bool = False) -> 
 
 
 def process_mail_outbox(now: datetime | None = None) -> dict:
-    from dashboard.automation import hooks
+    from dashboard.automation import delivery
 
-    summary = hooks.process_outbox(now)
+    summary = delivery.process_outbox(now)
     log.debug("process_mail_outbox: %s", summary)
     return summary
 
 
-def send_export_summary_report(now: datetime | None = None) -> dict:
-    from dashboard.automation import hooks
+def send_export_summary_report(now: datetime | None = None, force: bool = False) -> dict:
+    from dashboard.automation import delivery
 
-    summary = hooks.send_export_summary_report(now)
+    summary = delivery.send_export_summary_report(now, force=force)
     log.info("send_export_summary_report: %s", summary)
     return summary
 

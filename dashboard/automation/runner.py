@@ -52,8 +52,8 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from dashboard.automation import delivery
 from dashboard.automation import executor as executor_module
-from dashboard.automation import hooks
 from dashboard.automation.calculator import next_occurrence, timing_of
 from dashboard.automation.storage import StorageError, get_storage
 from dashboard.extensions import db
@@ -727,7 +727,7 @@ class ScheduledExportRunner:
 
     def _deliver(self, history_id: uuid.UUID) -> None:
         try:
-            hooks.deliver_run_result(history_id)
+            delivery.deliver_run_result(history_id)
         except Exception:
             # A failed mail never fails a finished export; the outbox retries what it queued.
             log.exception("run %s: mail delivery failed", history_id)

@@ -234,9 +234,7 @@ _GROUPED_SINCE = _grouped_statement(since=True)
 _DAILY = _daily_statement()
 
 
-def _daily(
-    business: Business, now: datetime, recent_from: datetime
-) -> tuple[list[dict[str, Any]], int]:
+def _daily(business: Business, now: datetime, recent_from: datetime) -> tuple[list[dict[str, Any]], int]:
     """The `daily` list and the number of runs created from `recent_from` on (which is always
     inside the daily window: 7 x 24 hours back is later than the first of 30 local days)."""
     zone = _zone(business)

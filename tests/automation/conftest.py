@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import make_url
+
 from tests.automation.runner_helpers import (
     FLASK,
     ROOT,
@@ -15,7 +17,6 @@ from tests.automation.runner_helpers import (
     add_products,
     base_env,
 )
-from sqlalchemy import make_url
 
 
 @pytest.fixture

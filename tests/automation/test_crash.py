@@ -18,6 +18,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, make_url, select, text
+
+from dashboard.automation.runner import INTERRUPTED_MESSAGE, ScheduledExportRunner
+from dashboard.extensions import db
+from dashboard.models import Business, ExportHistory, ExportSchedule, MailMessage
+from dashboard.models.types import utcnow
 from tests.automation.runner_helpers import (
     FLASK,
     TEST_DATABASE_URL,
@@ -27,12 +33,6 @@ from tests.automation.runner_helpers import (
     make_schedule,
     wait_for,
 )
-from sqlalchemy import func, make_url, select, text
-
-from dashboard.automation.runner import INTERRUPTED_MESSAGE, ScheduledExportRunner
-from dashboard.extensions import db
-from dashboard.models import Business, ExportHistory, ExportSchedule, MailMessage
-from dashboard.models.types import utcnow
 
 pytestmark = pytest.mark.slow
 

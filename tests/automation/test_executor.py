@@ -1,5 +1,5 @@
 """The worker pool (bounded, own app context and session per task), triggers that return at once,
-the fence while a run works on the pool, SQLite busy for a moment, and the lazy delivery hooks."""
+the fence while a run works on the pool, SQLite busy for a moment."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ import time
 from datetime import timedelta
 
 import pytest
-from tests.automation.runner_helpers import TEST_DATABASE_URL, add_products, histories, make_schedule, wait_for
 from sqlalchemy import make_url, update
 
-from dashboard.automation import executor, hooks
+from dashboard.automation import executor
 from dashboard.automation.runner import ScheduledExportRunner
 from dashboard.extensions import db
 from dashboard.models import Business, ExportHistory, User
 from dashboard.models.types import utcnow
+from tests.automation.runner_helpers import (
+    TEST_DATABASE_URL,
+    add_products,
+    histories,
+    make_schedule,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -146,40 +152,3 @@ def test_sqlite_busy_for_a_moment_only_delays_the_run(pool_app):
     assert summary["claimed"] == 1 and summary["completed"] == 1
     [run] = histories()
     assert run.status == "COMPLETED"
-
-
-@pytest.mark.nodb
-def test_hooks_do_nothing_while_delivery_is_missing(monkeypatch):
-    monkeypatch.setattr(hooks, "DELIVERY_MODULE", "dashboard.automation.not_there_yet")
-    assert hooks.deliver_run_result("any-id") is None
-    assert hooks.process_outbox() == {"available": False}
-    assert hooks.send_export_summary_report() == {"available": False}
-
-
-@pytest.mark.nodb
-def test_hooks_forward_to_delivery_when_it_exists(monkeypatch):
-    monkeypatch.setattr(hooks, "DELIVERY_MODULE", "hooks_probe")
-    import sys
-    import types
-
-    probe = types.ModuleType("hooks_probe")
-    calls = []
-    probe.deliver_run_result = lambda history_id: calls.append(history_id)
-    probe.process_outbox = lambda now=None: {"sent": 1}
-    monkeypatch.setitem(sys.modules, "hooks_probe", probe)
-    hooks.deliver_run_result("h-1")
-    assert calls == ["h-1"]
-    assert hooks.process_outbox() == {"sent": 1}
-    assert hooks.send_export_summary_report() == {"available": False}  # not defined there
-
-
-@pytest.mark.nodb
-def test_hooks_do_not_hide_a_broken_delivery_module(monkeypatch, tmp_path):
-    import sys
-
-    (tmp_path / "broken_delivery.py").write_text("import module_that_does_not_exist\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(hooks, "DELIVERY_MODULE", "broken_delivery")
-    sys.modules.pop("broken_delivery", None)
-    with pytest.raises(ModuleNotFoundError):
-        hooks.deliver_run_result("h-1")

@@ -10,11 +10,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.automation.runner_helpers import FLASK, add_products
 from sqlalchemy import func, insert, select
 
 from dashboard.extensions import db
 from dashboard.models import Business, ExportHistory, ExportSchedule
+from tests.automation.runner_helpers import FLASK, add_products
 
 pytestmark = pytest.mark.slow
 

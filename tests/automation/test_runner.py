@@ -9,7 +9,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from tests.automation.runner_helpers import histories, make_schedule, utc
 from sqlalchemy import select, update
 
 from dashboard.automation import jobs
@@ -26,6 +25,7 @@ from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportSchedule
 from dashboard.models.types import utcnow
+from tests.automation.runner_helpers import histories, make_schedule, utc
 
 BAD_SALES_FILTERS = {"start_date": "2024-02-30", "end_date": "2024-03-01"}  # no such day
 

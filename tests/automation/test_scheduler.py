@@ -13,7 +13,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from tests.automation.runner_helpers import FLASK, TEST_DATABASE_URL, add_products, histories, make_schedule, wait_for
 from sqlalchemy import select
 
 from dashboard.automation import jobs
@@ -21,6 +20,14 @@ from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import Business, ExportHistory, ExportSchedule
 from dashboard.models.types import utcnow
+from tests.automation.runner_helpers import (
+    FLASK,
+    TEST_DATABASE_URL,
+    add_products,
+    histories,
+    make_schedule,
+    wait_for,
+)
 
 
 def fake_app(testing=False, debug=False, **config):

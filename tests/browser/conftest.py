@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.browser.browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD
 from werkzeug.serving import make_server
 
 from config import TestConfig
+from tests.browser.browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD
 
 
 def _unavailable(reason: str):

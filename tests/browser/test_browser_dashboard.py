@@ -12,9 +12,10 @@ import time
 from io import BytesIO
 
 import pytest
-from tests.browser.browser_helpers import screenshot, sign_in
 from openpyxl import load_workbook
 from playwright.sync_api import expect
+
+from tests.browser.browser_helpers import screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

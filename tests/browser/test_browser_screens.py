@@ -11,8 +11,9 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.browser.browser_helpers import assert_fits, screenshot, sign_in
 from playwright.sync_api import expect
+
+from tests.browser.browser_helpers import assert_fits, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

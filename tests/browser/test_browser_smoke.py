@@ -1,6 +1,7 @@
 """Foundation: a person signs in through the real login page and sees the dashboard."""
 
 import pytest
+
 from tests.browser.browser_helpers import sign_in
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,6 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.delivery.delivery_helpers import attachments, html_part, link_in, path_of, text_part
 from sqlalchemy import select
 
 from dashboard.automation.delivery import deliver_run_result, encoded_size, process_outbox
@@ -16,6 +15,7 @@ from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportNotificationSettings, MailMessage
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_EMAILED
 from dashboard.models.types import utcnow
+from tests.delivery.delivery_helpers import attachments, html_part, link_in, path_of, text_part
 
 SPREADSHEET = b"PK\x03\x04" + bytes(range(256)) * 40
 

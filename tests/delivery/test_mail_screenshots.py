@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.delivery.delivery_helpers import path_of
 
 from dashboard.automation.delivery import deliver_run_result, send_export_summary_report
 from dashboard.extensions import db, mail
 from dashboard.models import ExportHistory, ExportNotificationSettings
+from tests.delivery.delivery_helpers import path_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 
 import openpyxl
-from tests.delivery.delivery_helpers import attachments, link_in, path_of, text_part
 
 from dashboard import demo
 from dashboard.automation.runner import ScheduledExportRunner
@@ -14,6 +13,7 @@ from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import Membership, User
 from dashboard.models.automation import STATUS_EMAILED, STATUS_FAILED, ExportSchedule
+from tests.delivery.delivery_helpers import attachments, link_in, path_of, text_part
 
 
 def seeded_business():
@@ -119,3 +119,8 @@ def test_send_summaries_command_runs_one_pass(smtp, app, runner):
     result = runner.invoke(args=["exports", "send-summaries"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("send-summaries: 1 businesses checked")
+    before = len(smtp.received)  # 0, unless this runs on a Sunday at 08:00 in the business's timezone
+    forced = runner.invoke(args=["exports", "send-summaries", "--force"])
+    assert forced.exit_code == 0, forced.output
+    if before == 0:
+        assert [r.rcpt_tos for r in smtp.received] == [[owner.email]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.delivery.delivery_helpers import attachments, html_part, link_in, path_of, text_part
 from sqlalchemy import select
 
 from dashboard.automation.delivery import deliver_run_result, process_outbox, send_export_summary_report
@@ -12,6 +11,7 @@ from dashboard.extensions import db
 from dashboard.models import ExportNotificationSettings, MailMessage, Membership
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_EMAILED, ExportHistory
 from dashboard.models.types import utcnow
+from tests.delivery.delivery_helpers import attachments, html_part, link_in, path_of, text_part
 
 
 def settings(business, **values) -> ExportNotificationSettings:

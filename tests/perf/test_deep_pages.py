@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from dashboard.automation.runner import _claim_durability
 from dashboard.extensions import db
@@ -64,7 +64,9 @@ def test_paginate_a_deep_page(many_runs):
 
 def test_claims_commit_without_waiting_for_the_wal_and_give_the_setting_back(app):
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("synchronous_commit is PostgreSQL's; SQLite's WAL + synchronous=NORMAL is set per connection")
+        pytest.skip(
+            "synchronous_commit is PostgreSQL's; SQLite's WAL + synchronous=NORMAL is set per connection"
+        )
     with db.engine.connect() as connection:
         with _claim_durability(connection):
             assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
@@ -73,4 +75,4 @@ def test_claims_commit_without_waiting_for_the_wal_and_give_the_setting_back(app
         connection.rollback()
         with pytest.raises(RuntimeError), _claim_durability(connection):
             raise RuntimeError("a claim failed half way")
-        assert connection.exec_driver_sql(text("SHOW synchronous_commit").text).scalar() == "on"
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"

@@ -93,7 +93,9 @@ def add_runs(tenant, count: int, start: int = 0) -> None:
                 trigger="MANUAL",
                 status=status,
                 started_at=NOW - timedelta(hours=n, minutes=5),
-                completed_at=NOW - timedelta(hours=n) if status in ("COMPLETED", "EMAILED", "FAILED") else None,
+                completed_at=NOW - timedelta(hours=n)
+                if status in ("COMPLETED", "EMAILED", "FAILED")
+                else None,
                 file_name=f"sales_export_{n}.csv" if status in ("COMPLETED", "EMAILED") else "",
                 file_size=1024 * (n + 1) if status in ("COMPLETED", "EMAILED") else 0,
                 file_path=f"exports/{n}.csv" if status in ("COMPLETED", "EMAILED") else "",

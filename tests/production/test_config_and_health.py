@@ -193,3 +193,25 @@ def test_rate_limits_count_per_client_behind_a_trusted_proxy(app_factory, truste
 
     assert [attempt("203.0.113.7", n) for n in range(3)] == [401, 401, 429]
     assert attempt("198.51.100.4", 9) == (401 if separate else 429)
+
+
+@pytest.mark.nodb
+@pytest.mark.parametrize("start, started", [("postfork", False), ("app", True)])
+def test_create_app_leaves_the_scheduler_to_gunicorn_after_the_fork(tmp_path, start, started):
+    """gunicorn.conf.py sets SCHEDULER_START=postfork before the app is imported: create_app() (in
+    the arbiter with --preload) must not start a scheduler thread that fork() would lose."""
+    from config import TestConfig
+    from dashboard.automation import jobs
+
+    app = create_app(
+        TestConfig,
+        SCHEDULER_ENABLED=True,
+        SCHEDULER_FORCE=True,
+        SCHEDULER_START=start,
+        EXPORT_ROOT=str(tmp_path / "exports"),
+        MAIL_OUTBOX_DIR=str(tmp_path / "outbox"),
+    )
+    try:
+        assert ("export_scheduler" in app.extensions) is started
+    finally:
+        jobs.shutdown_scheduler(app, wait=False)

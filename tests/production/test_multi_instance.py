@@ -9,6 +9,7 @@ import re
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -54,6 +55,18 @@ def test_hundreds_of_due_schedules_run_exactly_once_across_three_instances(
     instances = [fleet.start(env, wait=False, preload=n != 1) for n in range(3)]
     for instance in instances:
         instance.wait_healthy()
+    for instance in instances:
+        # Every worker runs its own scheduler, started after the fork; the arbiter (which imported
+        # the app with --preload) has no thread besides its main one.
+        def schedulers_started(instance=instance):
+            workers = instance.worker_pids()
+            text = instance.log_text()
+            return len(workers) == 2 and all(
+                f"export scheduler started in worker {pid}" in text for pid in workers
+            )
+
+        wait_for(schedulers_started, 30, 0.2, f"{instance.name}: a scheduler in each worker")
+        assert len(list(Path(f"/proc/{instance.proc.pid}/task").iterdir())) == 1
 
     def finished():
         return prod_db.scalar("SELECT count(*) FROM export_history WHERE status = 'EMAILED'") >= SCHEDULES

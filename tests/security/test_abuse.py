@@ -396,6 +396,9 @@ def test_hostile_input_on_every_route_never_gets_a_500(app, world):
     fields = [name for name in JSON_FIELDS]
     sent = 0
     rules = sorted(app.url_map.iter_rules(), key=lambda r: ("delete" in r.endpoint, r.rule))
+    accepted: dict[str, set[str]] = {}  # one path can have several rules (GET here, PUT there)
+    for rule in rules:
+        accepted.setdefault(rule.rule, set()).update(rule.methods)
     for rule in rules:
         if rule.endpoint == "static":
             continue
@@ -404,6 +407,8 @@ def test_hostile_input_on_every_route_never_gets_a_500(app, world):
         client, headers = (api, token) if is_api else (owner, {})
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             if method not in rule.methods:
+                if method in accepted[rule.rule]:
+                    continue  # another rule of this path takes it
                 response = client.open(url, method=method, headers=headers)
                 assert response.status_code == 405 and "Allow" in response.headers, (method, url)
                 assert response.is_json == is_api

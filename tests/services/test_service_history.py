@@ -6,7 +6,6 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from tests.services.service_helpers import add_run, utc, valid_schedule
 from sqlalchemy import event
 
 from dashboard.extensions import db
@@ -21,6 +20,7 @@ from dashboard.services.history import (
 from dashboard.services.presenters import history_to_dict, schedule_to_dict
 from dashboard.services.schedules import create_schedule
 from dashboard.services.validation import validate_history_params
+from tests.services.service_helpers import add_run, utc, valid_schedule
 
 MB = 1024 * 1024
 NOW = utc(2024, 3, 15, 12, 0)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.services.service_helpers import audit_actions
 
 from dashboard.extensions import db
 from dashboard.models import ExportNotificationSettings
 from dashboard.services.errors import ValidationError
 from dashboard.services.notifications import get_settings, settings_to_dict, update_settings
+from tests.services.service_helpers import audit_actions
 
 
 def count_settings() -> int:

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from tests.services.service_helpers import utc, valid_schedule
 
 from dashboard.models import ExportHistory, ExportSchedule
 from dashboard.services.presenters import (
@@ -17,6 +16,7 @@ from dashboard.services.presenters import (
     local_display,
     schedule_to_dict,
 )
+from tests.services.service_helpers import utc, valid_schedule
 
 NOW = utc(2024, 3, 15, 6, 0)
 

@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-from tests.services.service_helpers import add_run, audit_actions, make_tenant, utc, valid_schedule
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, ExportSchedule
@@ -23,6 +22,7 @@ from dashboard.services.schedules import (
     upcoming_schedules,
     update_schedule,
 )
+from tests.services.service_helpers import add_run, audit_actions, make_tenant, utc, valid_schedule
 
 NOW = utc(2024, 3, 15, 6, 0)  # a Friday
 

@@ -6,7 +6,6 @@ import uuid
 from datetime import date
 
 import pytest
-from tests.services.service_helpers import utc, valid_schedule
 
 from dashboard.services.errors import NON_FIELD, ValidationError
 from dashboard.services.validation import (
@@ -20,6 +19,7 @@ from dashboard.services.validation import (
     validate_schedule_list_params,
     validate_trigger,
 )
+from tests.services.service_helpers import utc, valid_schedule
 
 pytestmark = pytest.mark.nodb
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.web.web_helpers import schedule_data
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory
 from dashboard.services import schedules as schedule_service
+from tests.web.web_helpers import schedule_data
 
 
 @pytest.fixture

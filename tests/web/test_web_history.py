@@ -7,10 +7,9 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from tests.web.web_helpers import HX
-
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportNotificationSettings
+from tests.web.web_helpers import HX
 
 TRACEBACK = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: boom'
 

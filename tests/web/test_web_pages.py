@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.web.web_helpers import PASSWORD, form_data
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, ExportSchedule
+from tests.web.web_helpers import PASSWORD, form_data
 
 
 def _is_full_page(body: str) -> bool:

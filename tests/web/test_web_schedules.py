@@ -6,12 +6,11 @@ import json
 import re
 import uuid
 
-from tests.web.web_helpers import HX, form_data
-
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportSchedule
 from dashboard.services.errors import ValidationError
 from dashboard.services.validation import validate_schedule
+from tests.web.web_helpers import HX, form_data
 
 
 def _toast(response) -> dict:
