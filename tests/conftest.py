@@ -187,3 +187,32 @@ def api_token(app):
         return {"Authorization": f"Bearer {create_token(membership)}"}
 
     return make
+
+
+def browser_unavailable(reason: str):
+    """Skip a browser test, or fail it when REQUIRE_BROWSER=1 (as in CI)."""
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but the browser cannot run: {reason}")
+    pytest.skip(f"headless Chromium unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (Playwright's sync API allows one per thread)."""
+    from tests.browser.browser_helpers import CHROMIUM, CHROMIUM_ARGS
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        browser_unavailable(f"playwright is not installed ({exc})")
+    if not Path(CHROMIUM).exists():
+        browser_unavailable(f"{CHROMIUM} does not exist")
+    manager = sync_playwright().start()
+    try:
+        chromium = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        manager.stop()
+        browser_unavailable(str(exc).splitlines()[0] if str(exc) else repr(exc))
+    yield chromium
+    chromium.close()
+    manager.stop()

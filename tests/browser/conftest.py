@@ -11,22 +11,14 @@ in which case they fail.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 from config import TestConfig
-from tests.browser.browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD
-
-
-def _unavailable(reason: str):
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"REQUIRE_BROWSER=1 but the browser cannot run: {reason}")
-    pytest.skip(f"headless Chromium unavailable: {reason}")
+from tests.browser.browser_helpers import DESKTOP, PASSWORD
 
 
 @dataclass
@@ -108,25 +100,6 @@ def live_server(tmp_path_factory):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        _unavailable(f"playwright is not installed ({exc})")
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} does not exist")
-    manager = sync_playwright().start()
-    try:
-        chromium = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        manager.stop()
-        _unavailable(str(exc).splitlines()[0] if str(exc) else repr(exc))
-    yield chromium
-    chromium.close()
-    manager.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ resources, the button visible."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,34 +17,15 @@ from tests.delivery.delivery_helpers import path_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "mails"
 WIDTHS = {"desktop": 720, "phone": 375}
 TEXTS: dict[str, str] = {}  # the plain-text parts, saved beside the screenshots
 
 
 @pytest.fixture
-def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"playwright is not installed ({exc})")
-    if not Path(CHROMIUM).exists():  # pragma: no cover
-        pytest.skip(f"{CHROMIUM} does not exist")
-    manager = sync_playwright().start()
-    browser = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-    yield browser
-    browser.close()
-    manager.stop()
+def chromium(browser):
+    """The session's shared headless Chromium (tests/conftest.py)."""
+    return browser
 
 
 def make_mails(tenant, runs) -> dict[str, str]:

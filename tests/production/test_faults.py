@@ -258,8 +258,31 @@ def test_postgresql_restart_while_schedulers_run_loses_nothing(
     # Due across ~14 s: some before, some during, some after the outage.
     due = [start + timedelta(seconds=1 + n * 0.22) for n in range(count)]
     insert_schedules(database, business_id(database, SMALL_SHOP), owner_id(database), due, prefix="restart")
-
-    time.sleep(4)
+    # And one big export that is surely under way when the database goes.
+    (big,) = insert_schedules(
+        database,
+        business_id(database, BIG_SHOP),
+        owner_id(database),
+        [start],
+        export_type="SALES",
+        fmt="excel",
+        filters=ALL_SALES,
+        prefix="restart-big",
+    )
+    count += 1
+    wait_for(
+        lambda: any(
+            h["schedule_id"] is not None
+            and str(h["schedule_id"]) == big
+            and h["progress"] > 0
+            and h["status"] == "PROCESSING"
+            for h in history(database)
+        ),
+        30,
+        0.05,
+        "the big export to be under way",
+    )
+    time.sleep(1)
     before = Counter(h["status"] for h in history(database))
     throwaway_cluster.stop("fast")  # every connection is cut, like a crash or a failover
     down_at = time.monotonic()
@@ -289,6 +312,7 @@ def test_postgresql_restart_while_schedulers_run_loses_nothing(
     originals = [h for h in rows if h["attempt"] == 1]
     assert len(originals) == count  # every occurrence claimed once, none lost
     failed = [h for h in rows if h["status"] == "FAILED"]
+    assert any(str(h["schedule_id"]) == big for h in failed), "the big export was cut off and retried"
     # A run cut off by the outage is FAILED with a truthful reason and has its retry.
     retried = {h["retry_of_id"] for h in rows if h["retry_of_id"]}
     assert all(h["id"] in retried for h in failed), failed

@@ -5,6 +5,7 @@ as each role, and a snapshot of every table to prove that a refused request chan
 from __future__ import annotations
 
 import pytest
+
 from tests.security.security_helpers import World, build_world
 
 

@@ -121,15 +121,30 @@ def store_file(app, run: ExportHistory, content: bytes = CONTENT) -> str:
     return path
 
 
-def _side(app, factory, name: str, tag: str) -> Side:
+def _person(business, role: str, email: str, name: str, fast: bool):
+    """A member of `business`. With `fast`, the password hash is a cheap PBKDF2 (any werkzeug hash
+    verifies): the tables sign in dozens of times, and scrypt costs 0.3 s a check."""
+    from werkzeug.security import generate_password_hash
+
+    from dashboard.models import Membership, User
+
+    user = User(email=email, name=name)
+    if fast:
+        user.password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+    else:
+        user.set_password(PASSWORD)
+    db.session.add_all([user, Membership(user=user, business=business, role=role)])
+    db.session.commit()
+    return user
+
+
+def _side(app, factory, name: str, tag: str, fast_passwords: bool = True) -> Side:
     from dashboard.auth.tokens import create_token
     from dashboard.services import schedules as schedule_service
 
     business = factory.business(name, timezone="UTC")
-    owner = factory.user(business, role="owner", email=f"owner@{tag}.example.com", name=f"Owner {tag}")
-    manager = factory.user(
-        business, role="manager", email=f"manager@{tag}.example.com", name=f"Manager {tag}"
-    )
+    owner = _person(business, "owner", f"owner@{tag}.example.com", f"Owner {tag}", fast_passwords)
+    manager = _person(business, "manager", f"manager@{tag}.example.com", f"Manager {tag}", fast_passwords)
     side = Side(business, owner, manager)
     side.schedule = schedule_service.create_schedule(
         business, owner, schedule_payload(name=f"{name} weekly sales")
@@ -152,8 +167,11 @@ def _side(app, factory, name: str, tag: str) -> Side:
     return side
 
 
-def build_world(app, factory) -> World:
-    return World(a=_side(app, factory, "Target Shop", "target"), b=_side(app, factory, "Attacker Shop", "attacker"))
+def build_world(app, factory, fast_passwords: bool = True) -> World:
+    return World(
+        a=_side(app, factory, "Target Shop", "target", fast_passwords),
+        b=_side(app, factory, "Attacker Shop", "attacker", fast_passwords),
+    )
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -14,6 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from dashboard.extensions import db
+from tests.conftest import TEST_DATABASE_URL, Factory
 from tests.security.security_helpers import (
     PASSWORD,
     answer_diff,
@@ -26,11 +29,17 @@ from tests.security.security_helpers import (
     snapshot_diff,
 )
 
-from dashboard.extensions import db
-from tests.conftest import TEST_DATABASE_URL, Factory
-
 REDIS_URL = "redis://127.0.0.1:6379/13"
-LEAKS = ("Traceback", "sqlalchemy", "SELECT", "psycopg", "sqlite3", 'File "/', "OperationalError", "no_such_table")
+LEAKS = (
+    "Traceback",
+    "sqlalchemy",
+    "SELECT",
+    "psycopg",
+    "sqlite3",
+    'File "/',
+    "OperationalError",
+    "no_such_table",
+)
 
 
 def _redis_or_skip() -> None:
@@ -59,7 +68,7 @@ def two_workers(app_factory, tmp_path: Path):
     first = app_factory(**overrides)
     second = app_factory(**overrides)
     with first.app_context():
-        world = build_world(first, Factory(first))
+        world = build_world(first, Factory(first), fast_passwords=False)  # real hashes: timing test
         emails = {"owner": world.a.owner.email, "manager": world.a.manager.email}
         tokens = {"a": world.a.tokens["owner"], "b": world.b.tokens["owner"]}
     yield first, second, emails, tokens
@@ -104,7 +113,13 @@ def test_login_throttle_per_address_holds_across_workers(two_workers):
     first, second, emails, _ = two_workers
     attacker = "10.2.0.7"
     # Five guesses at five different accounts (existing and not) from one address, both workers.
-    targets = [emails["owner"], "nobody-1@example.com", emails["manager"], "nobody-2@example.com", "x@example.com"]
+    targets = [
+        emails["owner"],
+        "nobody-1@example.com",
+        emails["manager"],
+        "nobody-2@example.com",
+        "x@example.com",
+    ]
     for n, email in enumerate(targets):
         assert _attempt((first, second)[n % 2], email, "wrong-password", attacker).status_code == 401
     for app in (first, second):
@@ -119,7 +134,9 @@ def test_unknown_user_and_wrong_password_answer_alike(two_workers):
     known, unknown = emails["owner"], "no-such-person@example.com"
     wrong = _attempt(first, known, "wrong-password", "10.3.0.1")
     missing = _attempt(first, unknown, "wrong-password", "10.3.0.2")
-    assert _page(wrong, known) == _page(missing, unknown), answer_diff(_page(wrong, known), _page(missing, unknown))
+    assert _page(wrong, known) == _page(missing, unknown), answer_diff(
+        _page(wrong, known), _page(missing, unknown)
+    )
     assert wrong.status_code == 401
     # And in time: an unknown address is not refused measurably faster (no enumeration by timing).
     times = {known: [], unknown: []}
@@ -168,7 +185,13 @@ def test_recipients_are_capped_per_schedule_everywhere(app, world):
     client = app.test_client()
     headers = bearer(a.tokens["owner"])
     api = "/api/reports/automation"
-    schedule = {"name": "Big list", "export_type": "INVENTORY", "format": "csv", "frequency": "DAILY", "hour": 5}
+    schedule = {
+        "name": "Big list",
+        "export_type": "INVENTORY",
+        "format": "csv",
+        "frequency": "DAILY",
+        "hour": 5,
+    }
     from dashboard.services.notifications import get_settings
 
     get_settings(a.business)  # the row is created on first use, refused request or not
@@ -177,12 +200,22 @@ def test_recipients_are_capped_per_schedule_everywhere(app, world):
         client.post(f"{api}/schedules/", json={**schedule, "recipients": over}, headers=headers),
         client.patch(f"{api}/schedules/{a.schedule.id}/", json={"recipients": over}, headers=headers),
         client.put(f"{api}/notifications/", json={"default_recipients": over}, headers=headers),
-        client.post(f"{api}/schedules/{a.schedule.id}/trigger/", json={"override_recipients": over}, headers=headers),
-        client.post("/api/reports/exports/", json={"export_type": "INVENTORY", "format": "csv", "recipients": over}, headers=headers),
+        client.post(
+            f"{api}/schedules/{a.schedule.id}/trigger/", json={"override_recipients": over}, headers=headers
+        ),
+        client.post(
+            "/api/reports/exports/",
+            json={"export_type": "INVENTORY", "format": "csv", "recipients": over},
+            headers=headers,
+        ),
     ]
     for response in refused:
         assert response.status_code == 400, response.get_json()
-        assert set(response.get_json()["errors"]) & {"recipients", "default_recipients", "override_recipients"}
+        assert set(response.get_json()["errors"]) & {
+            "recipients",
+            "default_recipients",
+            "override_recipients",
+        }
     page = login(app.test_client(), a.owner.email)
     form = schedule_form(recipients=over, name="Big list")
     response = page.post("/schedules/new", data=form)
@@ -226,7 +259,9 @@ def test_api_bodies_over_the_limit_get_413_json(app, world):
     )
     assert response.status_code == 413 and response.is_json
     # Unauthenticated, the size is refused before anything else is read.
-    response = app.test_client().post("/api/reports/automation/schedules/", data=body, headers={"Content-Type": "application/json"})
+    response = app.test_client().post(
+        "/api/reports/automation/schedules/", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413 and response.is_json
     assert not snapshot_diff(before, db_snapshot())
 
@@ -234,7 +269,11 @@ def test_api_bodies_over_the_limit_get_413_json(app, world):
 def test_page_bodies_are_capped_too(app):
     client = app.test_client()
     big = io.BytesIO(b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1))
-    response = client.post("/login", data={"email": "a@example.com", "upload": (big, "big.bin")}, content_type="multipart/form-data")
+    response = client.post(
+        "/login",
+        data={"email": "a@example.com", "upload": (big, "big.bin")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 413
     assert "text/html" in response.content_type
     assert not any(leak in response.get_data(as_text=True) for leak in LEAKS)
@@ -279,9 +318,30 @@ def test_no_stack_trace_or_sql_in_any_error_answer(exploding_app, caplog):
         (api, "GET", "/api/reports/automation/nothing/", token, None, 404),
         (owner, "DELETE", "/schedules/", {}, None, 405),
         (api, "DELETE", "/api/reports/automation/history/", token, None, 405),
-        (api, "POST", "/api/reports/automation/schedules/", {**token, "Content-Type": "application/json"}, b"{bad json", 400),
-        (api, "POST", "/api/reports/automation/schedules/", {**token, "Content-Type": "text/plain"}, b"name=x", 415),
-        (api, "POST", "/api/reports/automation/schedules/", {**token, "Content-Type": "application/json"}, b'{"hour": "x"}', 400),
+        (
+            api,
+            "POST",
+            "/api/reports/automation/schedules/",
+            {**token, "Content-Type": "application/json"},
+            b"{bad json",
+            400,
+        ),
+        (
+            api,
+            "POST",
+            "/api/reports/automation/schedules/",
+            {**token, "Content-Type": "text/plain"},
+            b"name=x",
+            415,
+        ),
+        (
+            api,
+            "POST",
+            "/api/reports/automation/schedules/",
+            {**token, "Content-Type": "application/json"},
+            b'{"hour": "x"}',
+            400,
+        ),
         (api, "GET", "/api/reports/automation/schedules/?page=999", token, None, 404),
         (api, "GET", "/api/reports/automation/schedules/?page=%00", token, None, 400),
         (api, "GET", f"/api/reports/automation/history/{world.a.failed_run.id}/download/", token, None, 409),
@@ -380,9 +440,8 @@ JSON_VALUES = (
 
 @pytest.mark.slow
 def test_hostile_input_on_every_route_never_gets_a_500(app, world):
-    from tests.security.test_isolation_table import ROUTES, _url
-
     from dashboard.automation.links import make_download_token
+    from tests.security.test_isolation_table import ROUTES, _url
 
     a = world.a
     owner = login(app.test_client(), a.owner.email)

@@ -14,8 +14,13 @@ import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+
+from dashboard.extensions import db
+from dashboard.models import ApiToken
+from tests.conftest import Factory
 from tests.security.security_helpers import (
     HX,
     PASSWORD,
@@ -36,10 +41,6 @@ from tests.security.test_isolation_table import (
     WEB_FORMS,
     _url,
 )
-
-from dashboard.extensions import db
-from dashboard.models import ApiToken
-from tests.conftest import Factory
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -63,7 +64,9 @@ def _login_with_csrf(client, email: str, password: str = PASSWORD):
         r'name="csrf_token"[^>]*value="([^"]+)"', page
     )
     assert token, "the sign-in form has no CSRF field"
-    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token.group(1)})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token.group(1)}
+    )
     assert response.status_code == 302
     return client
 
@@ -136,10 +139,14 @@ def test_session_api_calls_need_the_csrf_header_and_token_calls_do_not(csrf_app)
         body = API_BODIES.get((rule.endpoint, method), {} if method != "DELETE" else None)
         before = db_snapshot()
         response = session_client.open(url, method=method, json=body)
-        assert response.status_code == 403 and API_CSRF_MESSAGE in response.get_json()["detail"], (method, url)
+        assert response.status_code == 403 and API_CSRF_MESSAGE in response.get_json()["detail"], (
+            method,
+            url,
+        )
         response = session_client.open(url, method=method, json=body, headers={"X-CSRFToken": "x" + token})
         assert response.status_code == 403, (method, url)
         assert not snapshot_diff(before, db_snapshot()), (method, url)
+    print(f"\n[security] CSRF: {2 * len(rules)} session API requests without a valid X-CSRFToken refused")
     for rule, method in rules:
         url = _url(rule, _target(world, rule))
         body = API_BODIES.get((rule.endpoint, method), {} if method != "DELETE" else None)
@@ -150,7 +157,9 @@ def test_session_api_calls_need_the_csrf_header_and_token_calls_do_not(csrf_app)
             )
             assert response.status_code == 204
         else:
-            response = bearer_client.open(url, method=method, json=body, headers=bearer(world.a.tokens["owner"]))
+            response = bearer_client.open(
+                url, method=method, json=body, headers=bearer(world.a.tokens["owner"])
+            )
             assert response.status_code not in (400, 401, 403) and response.status_code < 500, (
                 method,
                 url,
@@ -168,13 +177,20 @@ def test_the_only_csrf_exemptions_are_the_api_blueprints_which_check_it_themselv
     api_blueprints = {
         name
         for name, bp in app.blueprints.items()
-        if any(rule.endpoint.startswith(name + ".") and rule.rule.startswith("/api/") for rule in app.url_map.iter_rules())
+        if any(
+            rule.endpoint.startswith(name + ".") and rule.rule.startswith("/api/")
+            for rule in app.url_map.iter_rules()
+        )
     }
     assert exempt <= api_blueprints, f"CSRF is switched off outside the API: {exempt - api_blueprints}"
     assert not csrf._exempt_views, f"views exempt from CSRF: {csrf._exempt_views}"
     for name in exempt:
         hooks = app.before_request_funcs.get(name, [])
-        if any(ROUTES[r.endpoint].access != PUBLIC for r in app.url_map.iter_rules() if r.endpoint.startswith(name + ".")):
+        if any(
+            ROUTES[r.endpoint].access != PUBLIC
+            for r in app.url_map.iter_rules()
+            if r.endpoint.startswith(name + ".")
+        ):
             assert _before_api_request in hooks, f"{name} is exempt from CSRF but does not check it"
 
 
@@ -196,7 +212,11 @@ def _allowed(endpoint: str, diff: dict, world) -> bool:
     if endpoint in ("settings.notifications", "api_notifications.get_settings"):
         # The settings row is created with its defaults the first time anyone reads it.
         table = diff.get("export_notification_settings", {})
-        return set(diff) == {"export_notification_settings"} and len(table.get("added", [])) == 1 and not table["removed"]
+        return (
+            set(diff) == {"export_notification_settings"}
+            and len(table.get("added", [])) == 1
+            and not table["removed"]
+        )
     return False
 
 
@@ -239,7 +259,9 @@ def test_no_get_changes_anything(app, world):
             walked += 1
     # Each GET route of the map walked (twice: two kinds of caller), with real ids: all answered.
     assert walked == 2 * sum(1 for r in app.url_map.iter_rules() if "GET" in r.methods)
-    print(f"\n[security] GET walk: {walked} requests, changes only where documented: {sorted(set(allowed_changes))}")
+    print(
+        f"\n[security] GET walk: {walked} requests, changes only where documented: {sorted(set(allowed_changes))}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +325,9 @@ def test_expired_disabled_and_malformed_tokens_are_refused(app, world, factory):
         "empty": "",
     }
     for name, token in cases.items():
-        response = client.get("/api/reports/automation/schedules/", headers={"Authorization": f"Bearer {token}"})
+        response = client.get(
+            "/api/reports/automation/schedules/", headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status_code == 401 and response.is_json, name
     # A valid session does not rescue a bad token (a script never acts as whoever is signed in).
     session_client = login(app.test_client(), a.owner.email)
@@ -375,7 +399,9 @@ def _production_cookies(tmp_path: Path, base_url: str) -> dict[str, str]:
 
 @pytest.mark.nodb
 @pytest.mark.slow
-@pytest.mark.parametrize("base_url, secure", [("https://exports.example.com", True), ("http://127.0.0.1:5000", False)])
+@pytest.mark.parametrize(
+    "base_url, secure", [("https://exports.example.com", True), ("http://127.0.0.1:5000", False)]
+)
 def test_session_and_remember_cookies_carry_the_production_flags(tmp_path, base_url, secure):
     cookies = _production_cookies(tmp_path, base_url)
     assert {"session", "remember_token"} <= set(cookies), cookies
@@ -388,7 +414,13 @@ def test_session_and_remember_cookies_carry_the_production_flags(tmp_path, base_
 
 def test_security_headers_on_pages_api_and_errors(app, world):
     owner = login(app.test_client(), world.a.owner.email)
-    for url in ("/", "/login", "/api/reports/automation/schedules/", f"/history/{world.a.run.id}/download", "/nope"):
+    for url in (
+        "/",
+        "/login",
+        "/api/reports/automation/schedules/",
+        f"/history/{world.a.run.id}/download",
+        "/nope",
+    ):
         response = owner.get(url)
         headers = response.headers
         assert headers["X-Content-Type-Options"] == "nosniff", url
@@ -399,3 +431,31 @@ def test_security_headers_on_pages_api_and_errors(app, world):
     response = owner.get(f"/api/reports/automation/history/{world.a.run.id}/download/")
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
+
+
+OPEN_REDIRECTS = (
+    "//evil.example.com",
+    "https://evil.example.com/",
+    "/\\evil.example.com",
+    "\\\\evil.example.com",
+    "/\t/evil.example.com",
+    "/%2F/evil.example.com",
+    "javascript:alert(1)",
+    "http:/evil.example.com",
+    " //evil.example.com",
+)
+
+
+def test_sign_in_never_redirects_off_site(app, world):
+    for target in OPEN_REDIRECTS:
+        client = app.test_client()
+        response = client.post(
+            "/login", query_string={"next": target}, data={"email": world.a.owner.email, "password": PASSWORD}
+        )
+        assert response.status_code == 302, target
+        location = response.headers["Location"]
+        assert location.startswith("/") and not location.startswith(("//", "/\\")), (target, location)
+        assert urlsplit(location).netloc in ("", "localhost"), (
+            target,
+            location,
+        )  # "/%2F/..." is a local path

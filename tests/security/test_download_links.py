@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import base64
 import uuid
-from urllib.parse import unquote
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from tests.security.security_helpers import CONTENT, MEASURED, answer_diff, db_snapshot, login, normalized, snapshot_diff
 
 from dashboard.automation.links import SALT, make_download_token
 from dashboard.extensions import db
+from tests.security.security_helpers import (
+    CONTENT,
+    MEASURED,
+    answer_diff,
+    db_snapshot,
+    login,
+    normalized,
+    snapshot_diff,
+)
 
 PAGES = ("/d/{}", "/d/{}/file")
 
@@ -74,7 +82,9 @@ def test_altered_truncated_and_forged_links_answer_the_same_404_without_the_file
         "extended": [genuine + "A", genuine + ".x", "x" + genuine],
         # the payload of another record with the signature kept
         "payload swapped": [
-            base64.urlsafe_b64encode(f'{{"h":"{b.run.id}","b":"{b.run.business_id}"}}'.encode()).decode().rstrip("=")
+            base64.urlsafe_b64encode(f'{{"h":"{b.run.id}","b":"{b.run.business_id}"}}'.encode())
+            .decode()
+            .rstrip("=")
             + genuine[genuine.index(".") :]
         ],
         # A's record, B's record and a missing one re-signed with guessed keys
@@ -100,7 +110,11 @@ def test_altered_truncated_and_forged_links_answer_the_same_404_without_the_file
                     continue
                 response = client.get(page.format(token))
                 routed = "/" not in unquote(token)
-                assert _refused(response, a.run, 404, link_page=routed), (category, token, response.status_code)
+                assert _refused(response, a.run, 404, link_page=routed), (
+                    category,
+                    token,
+                    response.status_code,
+                )
                 text = response.get_data(as_text=True)
                 assert a.run.file_name not in text and a.business.name not in text, (category, token)
                 if len(token) >= 20 and "/" not in token and "%" not in token:

