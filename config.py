@@ -112,6 +112,8 @@ class Config:
     # Rate limits (Flask-Limiter); use redis:// under gunicorn so limits hold across workers.
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Keeps the counters of deployments that share one Redis (staging, production) apart.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")

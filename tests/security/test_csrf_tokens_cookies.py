@@ -23,6 +23,7 @@ from dashboard.models import ApiToken
 from tests.conftest import Factory
 from tests.security.security_helpers import (
     HX,
+    MEASURED,
     PASSWORD,
     bearer,
     build_world,
@@ -125,6 +126,7 @@ def test_every_unsafe_web_request_needs_the_csrf_token(csrf_app):
     assert not _is_csrf_refusal(client.post("/schedules/preview", data=form))
     assert not _is_csrf_refusal(client.post("/logout", data={"csrf_token": token}))
     print(f"\n[security] CSRF: {refused} unsafe web requests without a valid token refused")
+    MEASURED.setdefault("csrf", {})["web requests refused"] = refused
 
 
 def test_session_api_calls_need_the_csrf_header_and_token_calls_do_not(csrf_app):
@@ -147,6 +149,7 @@ def test_session_api_calls_need_the_csrf_header_and_token_calls_do_not(csrf_app)
         assert response.status_code == 403, (method, url)
         assert not snapshot_diff(before, db_snapshot()), (method, url)
     print(f"\n[security] CSRF: {2 * len(rules)} session API requests without a valid X-CSRFToken refused")
+    MEASURED.setdefault("csrf", {})["session API requests refused"] = 2 * len(rules)
     for rule, method in rules:
         url = _url(rule, _target(world, rule))
         body = API_BODIES.get((rule.endpoint, method), {} if method != "DELETE" else None)
@@ -262,6 +265,7 @@ def test_no_get_changes_anything(app, world):
     print(
         f"\n[security] GET walk: {walked} requests, changes only where documented: {sorted(set(allowed_changes))}"
     )
+    MEASURED["GET walk"] = {"requests": walked, "documented changes": sorted(set(allowed_changes))}
 
 
 # --------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ MAX_CELL_LINES = 24
 # Rows handed to platypus at a time: memory holds one block (plus the spool's read buffer).
 BLOCK_ROWS = 500
 # Repeated texts (names, statuses, amounts) are measured and encoded once per document, up to here.
-CACHE_ENTRIES = 20_000
+CACHE_ENTRIES = 10_000
 CURRENCY_NAMES = {"USD": "US dollars", "GBP": "pounds sterling", "EUR": "euros"}
 
 # Landscape A4, in points.
@@ -222,8 +222,9 @@ def _register_fonts() -> None:
     with _fonts_lock:
         if _fonts_registered:
             return
-        pdfmetrics.registerFont(TTFont(FONT, str(FONT_REGULAR)))
-        pdfmetrics.registerFont(TTFont(FONT_BOLD_NAME, str(FONT_BOLD)))
+        # asciiReadable: FontInDocument's fast path relies on ASCII keeping its own codes.
+        pdfmetrics.registerFont(TTFont(FONT, str(FONT_REGULAR), asciiReadable=1))
+        pdfmetrics.registerFont(TTFont(FONT_BOLD_NAME, str(FONT_BOLD), asciiReadable=1))
         pdfmetrics.registerFontFamily(
             FONT, normal=FONT, bold=FONT_BOLD_NAME, italic=FONT, boldItalic=FONT_BOLD_NAME
         )
@@ -252,23 +253,64 @@ def header_flowables(html: str) -> list:
 # ---- the table: rows prepared as lines and heights, drawn as PDF operators ----------------------
 
 
+class FontInDocument:
+    """One TrueType font in one document: text widths and the PDF operators that show a line.
+
+    Printable ASCII takes a fast path: reportlab's "ASCII readable" subsetting gives those
+    characters their own codes in the font's first subset, so a line of ASCII is its own PDF
+    string, and its width is a sum over a table. Other text goes through reportlab's subsetting
+    (`splitString`), cached per text (names and statuses repeat).
+    """
+
+    def __init__(self, font: Any, doc: Any):
+        self.font, self.doc = font, doc  # font subsets are numbered per document
+        face, scale = font.face, FONT_SIZE / 1000
+        self.ascii_widths = [face.charWidths.get(i, face.defaultWidth) * scale for i in range(128)]
+        self.ascii_font = f"{font.getSubsetInternalName(0, doc)} {FONT_SIZE} Tf"
+        self._widths: dict[str, float] = {}
+        self._ops: dict[str, str] = {}
+
+    def width(self, text: str) -> float:
+        if text.isascii():
+            return sum(map(self.ascii_widths.__getitem__, text.encode("ascii")))
+        width = self._widths.get(text)
+        if width is None:
+            width = self.font.stringWidth(text, FONT_SIZE)
+            if len(self._widths) >= CACHE_ENTRIES:
+                self._widths.clear()  # bounded: unique texts would fill it for nothing
+            self._widths[text] = width
+        return width
+
+    def ops(self, text: str) -> str:
+        """Operators that select the font (subsets) and show `text` at the current position."""
+        if text.isascii() and text.isprintable():
+            return f"{self.ascii_font} ({text.translate(PDF_STRING_ESCAPES)}) Tj"
+        ops = self._ops.get(text)
+        if ops is None:
+            font, doc = self.font, self.doc
+            ops = " ".join(
+                f"{font.getSubsetInternalName(subset, doc)} {FONT_SIZE} Tf "
+                f"({data.decode('latin-1').translate(PDF_STRING_ESCAPES)}) Tj"
+                for subset, data in font.splitString(text, doc)
+            )
+            if len(self._ops) >= CACHE_ENTRIES:
+                self._ops.clear()
+            self._ops[text] = ops
+        return ops
+
+
 class TableLayout:
-    """Column geometry and the per-document caches that make a cell cost a few microseconds."""
+    """Column geometry, and rows turned into wrapped lines and heights."""
 
     def __init__(self, columns: Sequence, doc: Any):
         from reportlab.pdfbase import pdfmetrics
 
-        self.regular = pdfmetrics.getFont(FONT)
-        self.bold = pdfmetrics.getFont(FONT_BOLD_NAME)
-        self.doc = doc  # the canvas's PDFDocument: font subsets are numbered per document
-        self._runs: dict[tuple[bool, str], tuple[float, str]] = {}
-        self._subset_names: dict[tuple[bool, int], str] = {}
-        self.measure_regular = self._measure(self.regular)
-        self.measure_bold = self._measure(self.bold)
+        self.regular = FontInDocument(pdfmetrics.getFont(FONT), doc)
+        self.bold = FontInDocument(pdfmetrics.getFont(FONT_BOLD_NAME), doc)
         # Widths in proportion to the columns' own, but wide enough for every word of the header
         # ("transactions" is not cut in two).
         needed = [
-            max(self.measure_bold(word) for word in (c.header.split() or [""])) + 2 * PAD_X + 0.5
+            max(self.bold.width(word) for word in (c.header.split() or [""])) + 2 * PAD_X + 0.5
             for c in columns
         ]
         self.widths = column_widths([c.width for c in columns], needed, FRAME_WIDTH)
@@ -276,23 +318,9 @@ class TableLayout:
         self.inner = [w - 2 * PAD_X for w in self.widths]
         self.right_aligned = [c.kind in ("int", "money") for c in columns]
 
-    @staticmethod
-    def _measure(font):
-        cache: dict[str, float] = {}
-
-        def measure(text: str) -> float:
-            width = cache.get(text)
-            if width is None:
-                width = font.stringWidth(text, FONT_SIZE)
-                if len(cache) < CACHE_ENTRIES:
-                    cache[text] = width
-            return width
-
-        return measure
-
     def prepare(self, texts: Sequence[str], bold: bool, spans: Sequence[float] | None = None):
         """A row as (height, lines per cell)."""
-        measure = self.measure_bold if bold else self.measure_regular
+        measure = (self.bold if bold else self.regular).width
         inner = spans or self.inner
         # Most cells are one printable line that fits: no wrapping to do.
         cells = [
@@ -301,24 +329,6 @@ class TableLayout:
         ]
         lines = max((len(c) for c in cells), default=1) or 1
         return (lines * LEADING + PAD_TOP + PAD_BOTTOM, cells)
-
-    def run(self, text: str, bold: bool) -> tuple[float, str]:
-        """(width, PDF text operators) for one line: font subset selections and escaped strings."""
-        key = (bold, text)
-        cached = self._runs.get(key)
-        if cached is not None:
-            return cached
-        font = self.bold if bold else self.regular
-        ops = []
-        for subset, data in font.splitString(text, self.doc):
-            name = self._subset_names.get((bold, subset))
-            if name is None:
-                name = self._subset_names[(bold, subset)] = font.getSubsetInternalName(subset, self.doc)
-            ops.append(f"{name} {FONT_SIZE} Tf ({data.decode('latin-1').translate(PDF_STRING_ESCAPES)}) Tj")
-        result = (self.measure_bold(text) if bold else self.measure_regular(text), " ".join(ops))
-        if len(self._runs) < CACHE_ENTRIES:
-            self._runs[key] = result
-        return result
 
 
 # A PDF literal string: backslash and parentheses escaped, everything outside printable ASCII as
@@ -339,6 +349,7 @@ def _platypus():
     # reportlab wraps compressed streams in ASCII85, in pure Python here (no rl_accel): binary
     # streams are valid PDF, smaller, and save a second per thousand pages.
     rl_config.useA85 = 0
+    FLATE = PDFDictionary({"Filter": PDFArray([PDFName("FlateDecode")])})
 
     class RowBlock(Flowable):
         """Consecutive table rows. Starting a page (or the table) it draws the header row first;
@@ -394,7 +405,7 @@ def _platypus():
                     fills.append(f"{ZEBRA_FILL} rg 0 {bottom:.2f} {self.width:.2f} {height:.2f} re f")
                 elif kind == TOTALS:
                     rules.append(f"0.6 w 0 {top:.2f} m {self.width:.2f} {top:.2f} l S")
-                bold = kind in (HEADER, TOTALS)
+                font = layout.bold if kind in (HEADER, TOTALS) else layout.regular
                 most = max(map(len, cells))
                 for column, lines in enumerate(cells):
                     if not lines:
@@ -405,12 +416,11 @@ def _platypus():
                     right = layout.right_aligned[column]
                     for line in lines:
                         if line:
-                            width, ops = layout.run(line, bold)
                             if right:
-                                x = layout.lefts[column] + layout.widths[column] - PAD_X - width
+                                x = layout.lefts[column] + layout.widths[column] - PAD_X - font.width(line)
                             else:
                                 x = layout.lefts[column] + PAD_X
-                            text.append(f"1 0 0 1 {x:.2f} {y:.2f} Tm {ops}")
+                            text.append(f"1 0 0 1 {x:.2f} {y:.2f} Tm {font.ops(line)}")
                         y -= LEADING
                 top = bottom
             text.append("ET")
@@ -445,8 +455,8 @@ def _platypus():
             stream = getattr(page, "stream", None)
             if stream and not page.Contents:
                 data = stream.encode("utf-8") if isinstance(stream, str) else stream
-                flate = PDFDictionary({"Filter": PDFArray([PDFName("FlateDecode")])})
-                page.Contents = PDFStream(flate, zlib.compress(data))
+                # One dictionary for every page: PDFStream.format copies it before adding /Length.
+                page.Contents = PDFStream(FLATE, zlib.compress(data))
                 page.stream = None
 
         def save(self):
