@@ -293,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", default="100000,1000000", help="sales rows per database")
     parser.add_argument(
-        "--pdf-rows", default="500,2000,10000,50000", help="PDF sizes to time ('' to skip); 50,000 is PDF_MAX_ROWS"
+        "--pdf-rows",
+        default="500,2000,10000,50000",
+        help="PDF sizes to time ('' to skip); 50,000 is PDF_MAX_ROWS",
     )
     parser.add_argument("--db-dir", default="/tmp", type=Path, help="where the seeded databases are kept")
     parser.add_argument(

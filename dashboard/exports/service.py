@@ -30,7 +30,7 @@ from dashboard.exports.writers import ExportMeta
 from dashboard.extensions import db
 from dashboard.models.pos import Business
 
-DEFAULT_PDF_MAX_ROWS = 2000
+DEFAULT_PDF_MAX_ROWS = 50_000
 
 
 @dataclass

@@ -10,13 +10,15 @@ names in any Latin, Greek or Cyrillic script render (the PDF base fonts hold Lat
 Why not the table in xhtml2pdf, or in platypus's own Table: xhtml2pdf lays out about 110 rows/s
 at best (one <table> per 200 rows; one long table is superlinear), and platypus's Table draws
 each cell through reportlab's text objects, about 1,000 rows/s without the rl_accel C extension
-(measured, see bench/bench_exports.py). A RowBlock wraps cell text itself, knows its row heights
-and writes each cell as a few PDF operators: the whole file then renders at several thousand
-rows/s, linearly, in flat memory.
+(measured here: 10,000 rows in 9-10 s). A RowBlock wraps cell text itself, knows its row heights
+and writes each cell as a few PDF operators: the whole export then runs at 5,000-8,000 rows/s,
+linearly (bench/bench_exports.py).
 
-Memory stays flat as rows grow: the writer spools the formatted rows to an anonymous temporary
-file, and `render_pdf` feeds platypus one block of rows at a time. The header block is rendered
-after the last row is read, so its counts are the file's own ("Records: 2,000 of 12,345").
+Memory: the writer spools the formatted rows to an anonymous temporary file, and `render_pdf`
+feeds platypus one block of rows at a time; what grows is what reportlab keeps until it writes
+the file, about 4-5 KB a page once each page is compressed (50,000 sales rows, 1,300 pages:
+156 MB peak for the whole process). The header block is rendered after the last row is read, so
+its counts are the file's own ("Records: 2,000 of 12,345").
 
 The file holds at most `meta.max_rows` rows (PDF_MAX_ROWS); when more match, its first page says
 so ("This PDF holds the first N of M records; ..."): never a silent truncation.
@@ -25,12 +27,11 @@ so ("This PDF holds the first N of M records; ..."): never a silent truncation.
 from __future__ import annotations
 
 import functools
-import logging
 import marshal
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 28.35, 34.0, 42.5
 FRAME_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
 FRAME_HEIGHT = PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 FOOTER_Y, FOOTER_SIZE = 22.0, 7.0
+PAGE_NUMBER_WIDTH = 90.0  # "Page 1,250 of 1,250" at the footer's size, with room to spare
 FONT_SIZE, LEADING = 7.5, 9.2
 PAD_X, PAD_TOP, PAD_BOTTOM = 2.5, 2.2, 1.6
 BASELINE = PAD_TOP + 0.78 * FONT_SIZE  # from a row's top to its first line's baseline
@@ -73,8 +75,10 @@ INK, HEAD_FILL, ZEBRA_FILL, RULE, FOOTER_INK = (
     "0.322 0.376 0.427",
 )
 PAGE_COUNT_FORM = "pageCount"
+# Kinds of table rows: they differ in font, background and rules.
+HEADER, EVEN, ODD, TOTALS = "header", "even", "odd", "totals"
 
-log = logging.getLogger(__name__)
+Measure = Callable[[str], float]  # a text's width in points
 
 
 class PdfRenderError(RuntimeError):
@@ -105,7 +109,7 @@ def format_cell(value: object, kind: str) -> str:
 # ---- text measuring and wrapping (pure: a width function in, lines out) --------------------------
 
 
-def wrap_text(text: str, width: float, measure, max_lines: int = MAX_CELL_LINES) -> list[str]:
+def wrap_text(text: str, width: float, measure: Measure, max_lines: int = MAX_CELL_LINES) -> list[str]:
     """`text` as lines no wider than `width` (by `measure(str) -> points`): broken at spaces, a
     word wider than the column between characters; line breaks in the text are kept, tabs are
     spaces. More than `max_lines` lines end with "…"."""
@@ -121,8 +125,10 @@ def wrap_text(text: str, width: float, measure, max_lines: int = MAX_CELL_LINES)
             if line and line_width + space + word_width <= width:
                 line, line_width = f"{line} {word}", line_width + space + word_width
                 continue
-            if line or not word:
+            if line:
                 lines.append(line)
+            elif not word:
+                continue  # a space at the start of a line
             while word_width > width and len(word) > 1:
                 cut = _fitting_prefix(word, width, measure)
                 lines.append(word[:cut])
@@ -141,7 +147,7 @@ def wrap_text(text: str, width: float, measure, max_lines: int = MAX_CELL_LINES)
     return lines
 
 
-def _fitting_prefix(word: str, width: float, measure) -> int:
+def _fitting_prefix(word: str, width: float, measure: Measure) -> int:
     """How many leading characters of `word` fit in `width` (at least one), ending after a
     punctuation mark when one is in the second half ("http://example.com/" | "x")."""
     used = 0.0
@@ -174,20 +180,22 @@ def column_widths(weights: Sequence[float], minimums: Sequence[float], total: fl
 # ---- the header block: templates/pdf/export.html ------------------------------------------------
 
 
-def render_header_html(
-    meta: ExportMeta, rows_written: int, *, jinja_env: Any | None = None
-) -> str:
+def render_header_html(meta: ExportMeta, rows_written: int, *, jinja_env: Any | None = None) -> str:
     """The header block's HTML (Jinja escapes every value: markup in data shows as text)."""
     generated = meta.generated_at.strftime("%d %b %Y %H:%M %Z").strip()
     currency_note = ""
     if any(c.kind == "money" for c in meta.columns):
         currency = (meta.currency or "").upper()
         currency_note = f"Amounts in {CURRENCY_NAMES.get(currency, currency)}" if currency else ""
-    return _jinja_env(jinja_env).get_template(TEMPLATE).render(
-        meta=meta,
-        generated=generated,
-        currency_note=currency_note,
-        rows_written=rows_written,
+    return (
+        _jinja_env(jinja_env)
+        .get_template(TEMPLATE)
+        .render(
+            meta=meta,
+            generated=generated,
+            currency_note=currency_note,
+            rows_written=rows_written,
+        )
     )
 
 
@@ -318,7 +326,9 @@ class TableLayout:
         self.inner = [w - 2 * PAD_X for w in self.widths]
         self.right_aligned = [c.kind in ("int", "money") for c in columns]
 
-    def prepare(self, texts: Sequence[str], bold: bool, spans: Sequence[float] | None = None):
+    def prepare(
+        self, texts: Sequence[str], bold: bool, spans: Sequence[float] | None = None
+    ) -> tuple[float, list[list[str]]]:
         """A row as (height, lines per cell)."""
         measure = (self.bold if bold else self.regular).width
         inner = spans or self.inner
@@ -344,7 +354,7 @@ def _platypus():
     from reportlab import rl_config
     from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream
     from reportlab.pdfgen.canvas import Canvas
-    from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
+    from reportlab.platypus import BaseDocTemplate, Flowable, Frame, FrameBreak, PageTemplate
 
     # reportlab wraps compressed streams in ASCII85, in pure Python here (no rl_accel): binary
     # streams are valid PDF, smaller, and save a second per thousand pages.
@@ -380,15 +390,16 @@ def _platypus():
                     break
                 used += row[0]
                 count += 1
-            # The totals row never stands alone at the top of a page: one row goes with it.
-            if count == len(self.rows) - 1 and self.rows[-1][2] == TOTALS and count > 1:
+            # The totals row never stands alone at the top of a page: one row goes with it, and
+            # the page ends there (the two would otherwise fit in the space left).
+            keep = count == len(self.rows) - 1 and self.rows[-1][2] == TOTALS and count > 1
+            if keep:
                 count -= 1
             if count == 0 or count == len(self.rows):
                 return []
-            return [
-                RowBlock(self.layout, self.header, self.rows[:count], self.first),
-                RowBlock(self.layout, self.header, self.rows[count:], False),
-            ]
+            head = RowBlock(self.layout, self.header, self.rows[:count], self.first)
+            rest = RowBlock(self.layout, self.header, self.rows[count:], False)
+            return [head, FrameBreak(), rest] if keep else [head, rest]
 
         def draw(self):
             layout = self.layout
@@ -425,7 +436,13 @@ def _platypus():
                 top = bottom
             text.append("ET")
             self.canv.addLiteral(
-                "q\n" + "\n".join(fills) + f"\n{RULE} RG\n" + "\n".join(rules) + "\n" + "\n".join(text) + "\nQ"
+                "q\n"
+                + "\n".join(fills)
+                + f"\n{RULE} RG\n"
+                + "\n".join(rules)
+                + "\n"
+                + "\n".join(text)
+                + "\nQ"
             )
 
     class Story(list):
@@ -470,7 +487,25 @@ def _platypus():
     return RowBlock, Story, PageCountCanvas, BaseDocTemplate, Frame, PageTemplate
 
 
-HEADER, EVEN, ODD, TOTALS = "header", "even", "odd", "totals"
+def fit_text(text: str, width: float) -> str:
+    """`text` in the footer's font, cut with "…" to fit `width`."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    if stringWidth(text, FONT, FOOTER_SIZE) <= width:
+        return text
+    while text and stringWidth(text + "…", FONT, FOOTER_SIZE) > width:
+        text = text[: max(0, min(len(text) - 1, int(len(text) * 0.9)))]
+    return text + "…"
+
+
+def _prepare_totals(layout: TableLayout, totals: Sequence[str]) -> tuple[float, list[list[str]]]:
+    """The totals row: its label ("Total: 1,234 sales") spans the empty cells after it."""
+    span = 1
+    while span < len(totals) and not totals[span]:
+        span += 1
+    widths = list(layout.inner)
+    widths[0] = sum(layout.widths[:span]) - 2 * PAD_X
+    return layout.prepare(totals, bold=True, spans=widths)
 
 
 def render_pdf(
@@ -487,18 +522,23 @@ def render_pdf(
     it yields (default `len(rows)`), shown in the header block before the rows are read.
     """
     RowBlock, Story, PageCountCanvas, BaseDocTemplate, Frame, PageTemplate = _platypus()
+    _register_fonts()
     if row_count is None:
         row_count = len(rows)  # type: ignore[arg-type]
     head = header_flowables(render_header_html(meta, row_count))
-    footer_left = f"{meta.business_name} · {meta.title} export · {meta.generated_at:%d %b %Y %H:%M %Z}"
+    footer_left = fit_text(
+        f"{meta.business_name} · {meta.title} export · {meta.generated_at:%d %b %Y %H:%M %Z}",
+        FRAME_WIDTH - PAGE_NUMBER_WIDTH - 10,
+    )
 
     def footer(canvas, doc) -> None:
         canvas.saveState()
         canvas.setFont(FONT, FOOTER_SIZE)
         canvas.setFillColorRGB(*(float(v) for v in FOOTER_INK.split()))
-        canvas.drawString(MARGIN_X, FOOTER_Y, footer_left[:160])
+        canvas.drawString(MARGIN_X, FOOTER_Y, footer_left)
+        # "Page X of " then the page count, known once the last page is done (PageCountCanvas).
         label = f"Page {canvas.getPageNumber():,} of "
-        x = PAGE_WIDTH - MARGIN_X - 80
+        x = PAGE_WIDTH - MARGIN_X - PAGE_NUMBER_WIDTH
         canvas.drawString(x, FOOTER_Y, label)
         canvas.translate(x + canvas.stringWidth(label, FONT, FOOTER_SIZE), FOOTER_Y)
         canvas.doForm(PAGE_COUNT_FORM)
@@ -513,15 +553,15 @@ def render_pdf(
         bottomMargin=MARGIN_BOTTOM,
         title=f"{meta.title} export — {meta.business_name}",
         author=meta.business_name,
+        subject=meta.filters_text,
+        creator="Export Automation",
         pageCompression=1,
     )
-    frame = Frame(
-        MARGIN_X, MARGIN_BOTTOM, FRAME_WIDTH, FRAME_HEIGHT, 0, 0, 0, 0, id="body", showBoundary=0
-    )
+    frame = Frame(MARGIN_X, MARGIN_BOTTOM, FRAME_WIDTH, FRAME_HEIGHT, 0, 0, 0, 0, id="body", showBoundary=0)
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=footer)])
 
     def blocks() -> Iterator:
-        # Runs inside doc.build, once the canvas (and its PDFDocument) exist.
+        # Runs inside doc.build, once the canvas exists: font subsets belong to its PDFDocument.
         layout = TableLayout(meta.columns, doc.canv._doc)
         header = layout.prepare([c.header for c in meta.columns], bold=True)
         block: list = []
@@ -541,16 +581,6 @@ def render_pdf(
 
     story = Story(head, blocks() if row_count else iter(()))
     doc.build(story, canvasmaker=PageCountCanvas)
-
-
-def _prepare_totals(layout: TableLayout, totals: Sequence[str]):
-    """The totals row: its label ("Total: 1,234 sales") spans the empty cells after it."""
-    span = 1
-    while span < len(totals) and not totals[span]:
-        span += 1
-    widths = list(layout.inner)
-    widths[0] = sum(layout.widths[:span]) - 2 * PAD_X
-    return layout.prepare(totals, bold=True, spans=widths)
 
 
 class PdfWriter(ExportWriter):
@@ -573,7 +603,9 @@ class PdfWriter(ExportWriter):
     def write_rows(self, rows: list[tuple]) -> None:
         self.totals.add(rows)
         kinds = self.kinds
-        marshal.dump([[format_cell(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows], self.spool)
+        marshal.dump(
+            [[format_cell(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows], self.spool
+        )
         self.rows_written += len(rows)
 
     def _spooled_rows(self) -> Iterator[list[str]]:
