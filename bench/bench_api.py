@@ -15,7 +15,9 @@ Measured, per database:
   history list API (page 1, page 1 with filters, page 500 with and without filters), the
   statistics API and the /history page (page 1 and page 500 with filters), served by gunicorn
   (gunicorn.conf.py: 2 gthread workers x 4 threads, the production config) with p50/p95/p99 in
-  ms and p95 as a ratio to /healthz measured in the same rounds.
+  ms and p95 as a ratio to /healthz measured in the same rounds; 1,000 requests an endpoint, in
+  two interleaved rounds. Also the server workers' CPU per request (from /proc), which unlike
+  latency hardly depends on other work on the machine.
 Targets (issue 9): statistics < 20 ms typical, < 100 ms large; list and page p95 < 50 ms and
 within 3x of /healthz.
 """
@@ -57,7 +59,7 @@ OWNER_PASSWORD = "bench-password-123"
 TIMEZONES = ("Europe/London", "America/New_York", "UTC", "Asia/Tokyo", "Australia/Sydney")
 TARGETS = {"stats_typical_ms": 20.0, "stats_large_ms": 100.0, "p95_ms": 50.0, "p95_vs_healthz": 3.0}
 FILTERED = {"status": "COMPLETED", "export_type": "SALES"}
-FULL = {"businesses": 1000, "per_business": 1000, "large": 100_000, "requests": 1600, "deep_page": 500}
+FULL = {"businesses": 1000, "per_business": 1000, "large": 100_000, "requests": 1000, "deep_page": 500}
 QUICK = {"businesses": 100, "per_business": 1000, "large": 20_000, "requests": 400, "deep_page": 100}
 
 
@@ -602,6 +604,26 @@ async def _load(port: int, path: str, headers: str, total: int, concurrency: int
     return {"latencies": latencies, "statuses": statuses, "seconds": time.perf_counter() - started}
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc), all threads."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
+def worker_pids(arbiter: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{arbiter}/task/{arbiter}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def child_load(port: int, plan: dict) -> None:
     """Every scenario in turn, `rounds` times (so that a disturbance hits all of them alike),
     after a warm-up of each; one JSON line with the latencies."""
@@ -612,8 +634,12 @@ def child_load(port: int, plan: dict) -> None:
     }
     deadline = time.monotonic() + plan["max_seconds"]
     results: dict = {
-        name: {"latencies": [], "statuses": {}, "seconds": 0.0} for name, _, _ in plan["scenarios"]
+        name: {"latencies": [], "statuses": {}, "seconds": 0.0, "cpu": 0.0}
+        for name, _, _ in plan["scenarios"]
     }
+    # The server's own CPU per request (its workers' user + system time; a PostgreSQL backend's
+    # is not included): unlike latency, it hardly depends on what else the machine is doing.
+    pids = plan.get("worker_pids") or []
     for _name, path, credential in plan["scenarios"]:  # warm-up, not recorded
         asyncio.run(
             _load(port, path, headers[credential], plan["concurrency"] * 2, plan["concurrency"], deadline)
@@ -621,10 +647,12 @@ def child_load(port: int, plan: dict) -> None:
     per_round = max(plan["concurrency"], plan["requests"] // plan["rounds"])
     for _ in range(plan["rounds"]):
         for name, path, credential in plan["scenarios"]:
+            cpu_before = _cpu_seconds(pids)
             got = asyncio.run(
                 _load(port, path, headers[credential], per_round, plan["concurrency"], deadline)
             )
             entry = results[name]
+            entry["cpu"] += _cpu_seconds(pids) - cpu_before
             entry["latencies"].extend(got["latencies"])
             entry["seconds"] += got["seconds"]
             for status, count in got["statuses"].items():
@@ -639,6 +667,7 @@ def child_load(port: int, plan: dict) -> None:
             "p50_ms": round(percentile(values, 50), 2) if values else None,
             "p95_ms": round(percentile(values, 95), 2) if values else None,
             "p99_ms": round(percentile(values, 99), 2) if values else None,
+            "server_cpu_ms": round(entry["cpu"] * 1000 / len(values), 2) if values and pids else None,
         }
     emit(summary)
 
@@ -721,6 +750,7 @@ def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int =
                 "concurrency": concurrency,
                 "requests": sizes["requests"],
                 "rounds": 2,
+                "worker_pids": worker_pids(server.process.pid),
                 "max_seconds": 900,
             }
             load = run_child(
@@ -737,16 +767,25 @@ def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int =
         entry["load"] = load
         print(f"  {concurrency} concurrent clients, {report['server']}:", flush=True)
         print(
-            f"    {'endpoint':<34} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses",
+            f"    {'endpoint':<34} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+            f"{'CPU ms/req':>10}  statuses",
             flush=True,
         )
         for name, figure in load.items():
             print(
                 f"    {name:<34} {figure['requests']:>8} {figure['rps'] or 0:>7} {figure['p50_ms'] or 0:>8.1f} "
-                f"{figure['p95_ms'] or 0:>8.1f} {figure['p99_ms'] or 0:>8.1f}  {figure['statuses']}",
+                f"{figure['p95_ms'] or 0:>8.1f} {figure['p99_ms'] or 0:>8.1f} "
+                f"{figure.get('server_cpu_ms') or 0:>10.2f}  {figure['statuses']}",
                 flush=True,
             )
     return report
+
+
+def _cpu_detail(figure: dict, health: dict) -> str:
+    cpu, peer = figure.get("server_cpu_ms"), health.get("server_cpu_ms")
+    if cpu is None:
+        return "CPU n/a"
+    return f"{cpu} ms CPU" + (f" = {cpu / peer:.1f}x /healthz" if peer else "")
 
 
 def rows(report: dict) -> list[dict]:
@@ -775,9 +814,10 @@ def rows(report: dict) -> list[dict]:
         health = load.get("/healthz", {})
         out.append(
             {
-                "figure": f"{kind}: /healthz p50/p95/p99 (ms)",
+                "figure": f"{kind}: /healthz p95 (ms; p50/p95/p99; server CPU/request)",
                 "value": health.get("p95_ms"),
-                "detail": f"{health.get('p50_ms')}/{health.get('p95_ms')}/{health.get('p99_ms')}",
+                "detail": f"{health.get('p50_ms')}/{health.get('p95_ms')}/{health.get('p99_ms')}; "
+                f"{health.get('server_cpu_ms')} ms CPU",
                 "target": "peer",
                 "ok": None,
             }
@@ -800,9 +840,10 @@ def rows(report: dict) -> list[dict]:
             )
             out.append(
                 {
-                    "figure": f"{kind}: {name} p95 (ms; p50/p95/p99)",
+                    "figure": f"{kind}: {name} p95 (ms; p50/p95/p99; server CPU/request)",
                     "value": figure["p95_ms"],
-                    "detail": f"{figure['p50_ms']}/{figure['p95_ms']}/{figure['p99_ms']}"
+                    "detail": f"{figure['p50_ms']}/{figure['p95_ms']}/{figure['p99_ms']}; "
+                    + _cpu_detail(figure, health)
                     + (f", {errors} non-200" if errors else ""),
                     "peer": health.get("p95_ms"),
                     "peer_name": "/healthz p95",
