@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import abort, jsonify, request, send_file
+from flask import abort, jsonify, request
 
 from dashboard.api.common import (
     AUTOMATION_PREFIX,
@@ -16,18 +16,15 @@ from dashboard.api.common import (
     paginate,
     route,
 )
-from dashboard.automation.delivery import CONTENT_TYPES
 from dashboard.automation.runner import ScheduledExportRunner
-from dashboard.automation.storage import ExportFileNotFound, StorageError, get_storage
-from dashboard.extensions import db
+from dashboard.automation.storage import ExportFileNotFound, StorageError
 from dashboard.models.automation import SUCCESS_STATUSES, ExportHistory
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import history as service
-from dashboard.services.audit import record_audit
+from dashboard.services.downloads import send_export_file
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
 from dashboard.tenancy import role_required
-from dashboard.web.downloads import safe_download_name
 
 log = logging.getLogger(__name__)
 
@@ -81,41 +78,13 @@ def download(id: uuid.UUID):
     history = _history_or_404(id)
     if not history.is_downloadable:
         return _not_downloadable(history)
-    storage = get_storage()
     try:
-        local_path = getattr(storage, "local_path", None)
-        if local_path is not None:
-            source = local_path(history.file_path)
-            if not source.is_file():
-                raise ExportFileNotFound(history.file_path)
-        else:
-            source = storage.get_export_file(history.file_path)
+        return send_export_file(history, user_id=api_user().id, via="via API", audit=request.method != "HEAD")
     except ExportFileNotFound:
         return _not_downloadable(history)
     except StorageError:
         log.exception("API download: export %s could not be opened", history.id)
         return _not_downloadable(history)
-    if request.method != "HEAD":
-        record_audit(
-            history.business_id,
-            "export.download",
-            user_id=api_user().id,
-            entity="export_history",
-            entity_id=history.id,
-            details="via API",
-        )
-        db.session.commit()
-    response = send_file(
-        source,
-        mimetype=CONTENT_TYPES.get(history.format, "application/octet-stream"),
-        as_attachment=True,
-        download_name=safe_download_name(history.file_name, history.format),
-        max_age=0,
-        etag=False,
-        conditional=False,
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @route(bp, "/<uuid:id>/rerun/", ["POST"])

@@ -9,13 +9,11 @@ never the file, never a stack trace, never a hint about another business's recor
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 
-from flask import Blueprint, make_response, render_template, request, send_file
+from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user
 
-from dashboard.automation.delivery import CONTENT_TYPES, FORMAT_LABELS, TYPE_LABELS, local_time, size_display
+from dashboard.automation.delivery import FORMAT_LABELS, TYPE_LABELS, local_time, size_display
 from dashboard.automation.links import (
     LINK_EXPIRED,
     LINK_GONE,
@@ -25,9 +23,8 @@ from dashboard.automation.links import (
     download_link_expiry,
     load_download_token,
 )
-from dashboard.automation.storage import ExportFileNotFound, StorageError, get_storage
-from dashboard.extensions import db
-from dashboard.services.audit import record_audit
+from dashboard.automation.storage import ExportFileNotFound, StorageError
+from dashboard.services.downloads import send_export_file
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +32,6 @@ bp = Blueprint("downloads", __name__)
 
 EXTENSIONS = {"excel": "xlsx", "csv": "csv", "pdf": "pdf"}
 STATUS_FOR = {LINK_EXPIRED: 410, LINK_GONE: 410, LINK_INVALID: 404, LINK_NOT_FOUND: 404}
-
-
-def safe_download_name(name: str | None, export_format: str) -> str:
-    """A name fit for Content-Disposition: no CR/LF or other controls, no quotes, no slashes
-    (Werkzeug refuses line breaks with a 500; quotes and slashes confuse browsers)."""
-    text = unicodedata.normalize("NFC", str(name or ""))
-    text = re.sub(r"[\x00-\x1f\x7f\"'\\/;:*?<>|]+", "_", text).strip(" ._")
-    if not text:
-        text = "export"
-    extension = EXTENSIONS.get(export_format, "")
-    if extension and not text.lower().endswith("." + extension):
-        text = f"{text}.{extension}"
-    return text[:150]
 
 
 def _no_store(response):
@@ -97,34 +81,16 @@ def file(token: str):
     history, reason = load_download_token(token)
     if reason != LINK_OK:
         return _unavailable(reason, history)
-    storage = get_storage()
     try:
-        local_path = getattr(storage, "local_path", None)
-        source = local_path(history.file_path) if local_path else storage.get_export_file(history.file_path)
-        if local_path and not source.is_file():
-            raise ExportFileNotFound(history.file_path)
+        response = send_export_file(
+            history,
+            user_id=current_user.id if current_user.is_authenticated else None,
+            via="via e-mail link",
+            audit=request.method != "HEAD",
+        )
     except ExportFileNotFound:
         return _unavailable(LINK_GONE, history)
     except StorageError:
         log.exception("Download link: export %s could not be opened", history.id)
         return _unavailable(LINK_GONE, history)
-    if request.method != "HEAD":
-        record_audit(
-            history.business_id,
-            "export.download",
-            user_id=current_user.id if current_user.is_authenticated else None,
-            entity="export_history",
-            entity_id=history.id,
-            details="via e-mail link",
-        )
-        db.session.commit()
-    response = send_file(
-        source,
-        mimetype=CONTENT_TYPES.get(history.format, "application/octet-stream"),
-        as_attachment=True,
-        download_name=safe_download_name(history.file_name, history.format),
-        max_age=0,
-        etag=False,
-        conditional=False,
-    )
     return _no_store(response)

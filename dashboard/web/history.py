@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, request, send_file, url_for
+from flask import Blueprint, abort, request, url_for
 from flask_login import current_user, login_required
 
-from dashboard.automation.storage import ExportFileNotFound, StorageError, get_storage
+from dashboard.automation.storage import ExportFileNotFound, StorageError
 from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.extensions import db
 from dashboard.models.automation import (
@@ -26,7 +26,7 @@ from dashboard.models.automation import (
 )
 from dashboard.services import history as service
 from dashboard.services import schedules as schedule_service
-from dashboard.services.audit import record_audit
+from dashboard.services.downloads import send_export_file
 from dashboard.services.errors import NotPossible, ValidationError
 from dashboard.services.presenters import STATUS_LABELS, TRIGGER_LABELS, history_to_dict
 from dashboard.services.validation import validate_history_params
@@ -47,11 +47,6 @@ bp = Blueprint("history", __name__, url_prefix="/history")
 FILTERS = ("export_type", "format", "status", "trigger", "schedule_id", "start_date", "end_date")
 RUNNING = (STATUS_PENDING, STATUS_PROCESSING)
 PAGE_SIZE = 20
-CONTENT_TYPES = {
-    "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv",
-    "pdf": "application/pdf",
-}
 
 
 @bp.before_request
@@ -170,34 +165,7 @@ def download(history_id: str):
     history = _history_or_404(history_id)
     if not history.is_downloadable:
         abort(409, "This export has no file to download: it did not finish, or its file was cleaned up.")
-    storage = get_storage()
     try:
-        local_path = getattr(storage, "local_path", None)
-        if local_path is not None:
-            source = local_path(history.file_path)
-            if not source.is_file():
-                raise ExportFileNotFound(history.file_path)
-        else:
-            source = storage.get_export_file(history.file_path)
+        return send_export_file(history, user_id=current_user.id, via="from the dashboard")
     except (ExportFileNotFound, StorageError):
         abort(409, "The file of this export is no longer available (it was cleaned up). Run it again.")
-    record_audit(
-        history.business_id,
-        "export.download",
-        user_id=current_user.id,
-        entity="export_history",
-        entity_id=history.id,
-        details="from the dashboard",
-    )
-    db.session.commit()
-    from dashboard.web.downloads import safe_download_name
-
-    return send_file(
-        source,
-        mimetype=CONTENT_TYPES.get(history.format, "application/octet-stream"),
-        as_attachment=True,
-        download_name=safe_download_name(history.file_name, history.format),
-        max_age=0,
-        etag=False,
-        conditional=False,
-    )

@@ -1,0 +1,74 @@
+"""Serving an export's file: the one path the dashboard, the JSON API and the e-mail link share.
+
+Each caller checks who may download (session, token or signed link) and maps the errors to its
+own answer; opening the file, the audit entry and the safe response headers live here, once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import Response, send_file
+
+from dashboard.automation.delivery import CONTENT_TYPES
+from dashboard.automation.storage import ExportFileNotFound, get_storage
+from dashboard.extensions import db
+from dashboard.models.automation import ExportHistory
+from dashboard.services.audit import record_audit
+
+EXTENSIONS = {"excel": "xlsx", "csv": "csv", "pdf": "pdf"}
+
+
+def safe_download_name(name: str | None, export_format: str) -> str:
+    """A name fit for Content-Disposition: no CR/LF or other controls, no quotes, no slashes
+    (Werkzeug refuses line breaks with a 500; quotes and slashes confuse browsers)."""
+    text = unicodedata.normalize("NFC", str(name or ""))
+    text = re.sub(r"[\x00-\x1f\x7f\"'\\/;:*?<>|]+", "_", text).strip(" ._")
+    if not text:
+        text = "export"
+    extension = EXTENSIONS.get(export_format, "")
+    if extension and not text.lower().endswith("." + extension):
+        text = f"{text}.{extension}"
+    return text[:150]
+
+
+def open_export_file(history: ExportHistory) -> Path | BinaryIO:
+    """The stored file as a local path or a stream. Raises ExportFileNotFound when it was cleaned
+    up and StorageError when the storage cannot be read."""
+    storage = get_storage()
+    local_path = getattr(storage, "local_path", None)
+    if local_path is not None:
+        source = local_path(history.file_path)
+        if not source.is_file():
+            raise ExportFileNotFound(history.file_path)
+        return source
+    return storage.get_export_file(history.file_path)
+
+
+def send_export_file(history: ExportHistory, *, user_id, via: str, audit: bool = True) -> Response:
+    """Open the file first (errors propagate to the caller), then audit the download, then stream it."""
+    source = open_export_file(history)
+    if audit:
+        record_audit(
+            history.business_id,
+            "export.download",
+            user_id=user_id,
+            entity="export_history",
+            entity_id=history.id,
+            details=via,
+        )
+        db.session.commit()
+    response = send_file(
+        source,
+        mimetype=CONTENT_TYPES.get(history.format, "application/octet-stream"),
+        as_attachment=True,
+        download_name=safe_download_name(history.file_name, history.format),
+        max_age=0,
+        etag=False,
+        conditional=False,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
