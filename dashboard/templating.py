@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, url_for
 from flask_login import current_user
 
-from dashboard.tenancy import active_memberships, current_business, current_membership
+from dashboard.tenancy import current_business, current_membership, current_user_memberships
 
 
 def to_zone(value: datetime | None, tz_name: str | None) -> datetime | None:
@@ -51,9 +51,7 @@ def init_app(app: Flask) -> None:
                 "static", filename=f"vendor/htmx-{app.config['HTMX_VERSION']}.min.js"
             )
 
-        memberships = []
-        if current_user.is_authenticated:
-            memberships = active_memberships(current_user)
+        memberships = current_user_memberships()
         return {
             "htmx_src": htmx_src,
             "htmx_integrity": app.config.get("HTMX_INTEGRITY") if app.config.get("HTMX_URL") else "",

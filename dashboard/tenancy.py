@@ -30,6 +30,14 @@ def active_memberships(user) -> list[Membership]:
     )
 
 
+def current_user_memberships() -> list[Membership]:
+    """The signed-in person's active memberships, read once a request (the page's business
+    switcher and the choice of business both need them)."""
+    if "user_memberships" not in g:
+        g.user_memberships = active_memberships(current_user) if current_user.is_authenticated else []
+    return g.user_memberships
+
+
 def current_membership() -> Membership | None:
     """The membership this request acts as: the API token's, else the session's chosen business."""
     if "membership" in g:
@@ -38,7 +46,7 @@ def current_membership() -> Membership | None:
     if getattr(g, "token_membership", None) is not None:
         membership = g.token_membership
     elif current_user.is_authenticated:
-        memberships = active_memberships(current_user)
+        memberships = current_user_memberships()
         wanted = session.get(SESSION_BUSINESS_KEY)
         membership = next((m for m in memberships if str(m.business_id) == wanted), None)
         if membership is None and memberships:

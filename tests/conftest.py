@@ -62,7 +62,22 @@ def app_factory(tmp_path: Path):
     for application in made:
         with application.app_context():
             db.session.remove()
+            _check_history_counts()
             db.engine.dispose()
+
+
+def _check_history_counts() -> None:
+    """Whatever a test did to runs, the trigger-kept counts must still be exact."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tests.history_counts_check import counts_mismatch
+
+    try:
+        with db.engine.connect() as connection:
+            wrong = counts_mismatch(connection)
+    except SQLAlchemyError:
+        return  # a test that broke its database on purpose (or dropped it) has nothing to check
+    assert not wrong, f"export_history_counts disagrees with export_history: {wrong}"
 
 
 @pytest.fixture

@@ -267,6 +267,6 @@ def _page_not_found(error: PageNotFound):
     return error_body(404, str(error) or "There is no such page.")
 
 
-def paginate(stmt, page: int, page_size: int, present: Callable[[Any], dict]):
+def paginate(stmt, page: int, page_size: int, present: Callable[[Any], dict], count: int | None = None):
     """One page of a Select as {"count", "next", "previous", "results"} with absolute URLs."""
-    return jsonify(history_service.paginate(stmt, page, page_size, page_url, present))
+    return jsonify(history_service.paginate(stmt, page, page_size, page_url, present, count=count))

@@ -44,8 +44,10 @@ def _history_or_404(history_id: uuid.UUID) -> ExportHistory:
 @route(bp, "/", ["GET"])
 def list_history():
     params = validate_history_params(request.args)
-    stmt = service.history_query(api_business(), params)
-    return paginate(stmt, params["page"], params["page_size"], history_to_dict)
+    business = api_business()
+    stmt = service.history_query(business, params)
+    count = service.count_history(business, params)
+    return paginate(stmt, params["page"], params["page_size"], history_to_dict, count=count)
 
 
 @route(bp, "/statistics/", ["GET"])

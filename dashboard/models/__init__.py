@@ -6,6 +6,7 @@ from dashboard.models.automation import (
     ExportSchedule,
     MailMessage,
 )
+from dashboard.models.history_counts import ExportHistoryCount
 from dashboard.models.pos import (
     ApiToken,
     AuditLog,
@@ -26,6 +27,7 @@ __all__ = [
     "CreditTransaction",
     "Customer",
     "ExportHistory",
+    "ExportHistoryCount",
     "ExportNotificationSettings",
     "ExportSchedule",
     "MailMessage",

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, case, func, literal_column, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, joinedload
 
 from dashboard.extensions import db
 from dashboard.models.automation import (
@@ -25,6 +25,7 @@ from dashboard.models.automation import (
     SUCCESS_STATUSES,
     ExportHistory,
 )
+from dashboard.models.history_counts import COUNTED_COLUMNS, ExportHistoryCount
 from dashboard.models.pos import Business
 from dashboard.models.types import GUID, UTCDateTime
 from dashboard.services.errors import PageNotFound
@@ -33,6 +34,7 @@ from dashboard.tenancy import get_scoped
 
 __all__ = [
     "DAILY_DAYS",
+    "count_history",
     "get_history",
     "history_query",
     "local_day_start",
@@ -64,8 +66,14 @@ def local_day_start(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _with_relations(stmt: Select) -> Select:
-    # The presenters read the user's and the schedule's names: one query each, not one per row.
-    return stmt.options(selectinload(ExportHistory.user), selectinload(ExportHistory.schedule))
+    # The presenters read the user's and the schedule's names: joined into the page's own query
+    # (many-to-one, so no row is repeated), not one more query each. A list never shows the
+    # traceback, the one large text a run has: it is read only when a detail view asks.
+    return stmt.options(
+        joinedload(ExportHistory.user),
+        joinedload(ExportHistory.schedule),
+        defer(ExportHistory.error_traceback),
+    )
 
 
 def history_query(business: Business, filters: dict[str, Any] | None = None) -> Select:
@@ -88,6 +96,26 @@ def history_query(business: Business, filters: dict[str, Any] | None = None) -> 
         end = local_day_start(filters["end_date"] + timedelta(days=1), zone)
         stmt = stmt.where(ExportHistory.created_at < end)
     return _with_relations(stmt.order_by(ExportHistory.created_at.desc(), ExportHistory.id.desc()))
+
+
+def count_history(business: Business, filters: dict[str, Any] | None = None) -> int:
+    """How many runs `history_query(business, filters)` lists.
+
+    Filters on export_type, format, status and trigger only (or none) are answered from the
+    trigger-kept export_history_counts (at most 180 rows a business, see
+    models/history_counts.py); a schedule or a date range counts the runs themselves.
+    """
+    filters = filters or {}
+    if any(filters.get(key) for key in ("schedule_id", "start_date", "end_date")):
+        stmt = history_query(business, filters)
+        return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    stmt = select(func.coalesce(func.sum(ExportHistoryCount.runs), 0)).where(
+        ExportHistoryCount.business_id == business.id
+    )
+    for column in COUNTED_COLUMNS:
+        if filters.get(column):
+            stmt = stmt.where(getattr(ExportHistoryCount, column) == filters[column])
+    return int(db.session.scalar(stmt) or 0)
 
 
 def get_history(business: Business, history_id: object) -> ExportHistory | None:
@@ -132,17 +160,20 @@ def paginate(
     page_size: int,
     url_for_page: Callable[[int], str],
     present: Callable[[Any], Any] | None = None,
+    count: int | None = None,
 ) -> dict[str, Any]:
     """{"count", "next", "previous", "results"} for one page of an ORM Select.
 
     `url_for_page(n)` builds the absolute URL of page n (the caller keeps its other query
     parameters); `present` turns each object into what `results` holds (default: the objects).
     Page 1 of an empty list is an empty page; any other page past the end raises PageNotFound.
-    `page_size` is clamped to 1..100.
+    `page_size` is clamped to 1..100. `count`, when the caller knows it (`count_history`), saves
+    counting the Select's rows.
     """
     page = max(1, int(page))
     page_size = max(1, min(int(page_size or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
-    count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if count is None:
+        count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     offset = (page - 1) * page_size
     if page > 1 and offset >= count:
         raise PageNotFound(f"Page {page} is past the end ({count} results).")

@@ -232,6 +232,12 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def schedule_names(business: Business) -> list[tuple[str, str]]:
+    """(id, name) of every schedule of the business, in list order: a filter's choices."""
+    stmt = list_schedules(business).with_only_columns(ExportSchedule.id, ExportSchedule.name)
+    return [(str(schedule_id), name) for schedule_id, name in db.session.execute(stmt)]
+
+
 def list_schedules(
     business: Business,
     is_active: bool | None = None,

@@ -14,15 +14,26 @@ class _Pagination(SelectPagination):
     def _query_items(self) -> list:
         return page_items(self._query_args["select"], self.per_page, self._query_offset)
 
+    def _query_count(self) -> int:
+        known = self._query_args.get("known_count")
+        return known if known is not None else super()._query_count()
 
-def _page(stmt: Select, page: int, per_page: int) -> Pagination:
+
+def _page(stmt: Select, page: int, per_page: int, count: int | None) -> Pagination:
     return _Pagination(
-        select=stmt, session=db.session, page=page, per_page=per_page, error_out=False, count=True
+        select=stmt,
+        session=db.session,
+        page=page,
+        per_page=per_page,
+        error_out=False,
+        count=True,
+        known_count=count,
     )
 
 
-def paginate(stmt: Select, page: int, per_page: int) -> Pagination:
-    result = _page(stmt, page, per_page)
+def paginate(stmt: Select, page: int, per_page: int, count: int | None = None) -> Pagination:
+    """One page of `stmt`; `count`, when the caller knows it, saves counting the rows."""
+    result = _page(stmt, page, per_page, count)
     if not result.items and page > 1 and result.pages:
-        result = _page(stmt, result.pages, per_page)
+        result = _page(stmt, result.pages, per_page, count)
     return result

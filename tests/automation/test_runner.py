@@ -25,7 +25,7 @@ from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportSchedule
 from dashboard.models.types import utcnow
-from tests.automation.runner_helpers import histories, make_schedule, utc
+from tests.automation.runner_helpers import TEST_DATABASE_URL, histories, make_schedule, utc
 
 BAD_SALES_FILTERS = {"start_date": "2024-02-30", "end_date": "2024-03-01"}  # no such day
 
@@ -468,3 +468,77 @@ def test_full_disk_fails_the_run_truthfully_and_leaves_nothing(app, shop, tiny_d
     assert [p for p in tiny_disk.rglob("*") if p.is_file()] == []  # no partial file left behind
     db.session.refresh(schedule)
     assert schedule.next_run_at == utc(2027, 3, 2, 8, 0)
+
+
+# ---- the claim's two paths: one statement per batch (PostgreSQL), one transaction per schedule --
+
+
+def _claimed_row(history: ExportHistory) -> dict:
+    skip = {"id", "created_at"}
+    return {c.key: getattr(history, c.key) for c in ExportHistory.__table__.columns if c.key not in skip}
+
+
+def test_a_claimed_run_is_the_same_row_whichever_path_wrote_it(app, shop):
+    """PostgreSQL claims a batch in one statement (every column written from JSON); SQLite, and
+    a schedule whose timing cannot be computed, go one by one. The PENDING runs they write must
+    not differ in any column."""
+    now = utcnow()
+    due_at = now - timedelta(minutes=1)
+    first = make_schedule(shop.business, shop.owner, next_run_at=due_at, name="First")
+    second = make_schedule(shop.business, shop.owner, next_run_at=due_at, name="Second")
+    runner = ScheduledExportRunner()
+    # The batch path (the dialect's own) for the first, the one-by-one path for the second.
+    db.session.execute(update(ExportSchedule).where(ExportSchedule.id == second.id).values(is_active=False))
+    db.session.commit()
+    assert runner.claim_due_schedules(now)["claimed"] == 1
+    db.session.execute(update(ExportSchedule).where(ExportSchedule.id == second.id).values(is_active=True))
+    db.session.commit()
+    row = db.session.execute(
+        select(*[getattr(ExportSchedule, k) for k in ("id", "next_run_at", "business_id", "name")])
+        .add_columns(
+            ExportSchedule.export_type,
+            ExportSchedule.format,
+            ExportSchedule.filters,
+            ExportSchedule.frequency,
+            ExportSchedule.hour,
+            ExportSchedule.minute,
+            ExportSchedule.day_of_week,
+            ExportSchedule.day_of_month,
+            ExportSchedule.week_of_month,
+            ExportSchedule.timezone,
+        )
+        .where(ExportSchedule.id == second.id)
+    ).one()
+    db.session.rollback()
+    with db.engine.connect() as connection:
+        assert runner._claim_one(connection, row, now) == "claimed"
+    one, two = sorted(histories(), key=lambda h: h.schedule_name)
+    assert one.schedule_name == "First" and two.schedule_name == "Second"
+    first_row, second_row = _claimed_row(one), _claimed_row(two)
+    for key in ("schedule_id", "schedule_name"):
+        first_row.pop(key), second_row.pop(key)
+    assert first_row == second_row
+    assert abs((one.created_at - two.created_at).total_seconds()) < 60
+    db.session.refresh(first)
+    db.session.refresh(second)
+    assert first.next_run_at == second.next_run_at > now and first.last_run_at == second.last_run_at == now
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL only: the batch claim's row locks")
+def test_a_schedule_another_transaction_holds_is_left_for_the_next_poll(app, shop):
+    """SKIP LOCKED: a poller never waits on (nor deadlocks with) another one; what it skips is
+    claimed at the next poll, once."""
+    now = utcnow()
+    due_at = now - timedelta(minutes=1)
+    held = make_schedule(shop.business, shop.owner, next_run_at=due_at, name="Held")
+    make_schedule(shop.business, shop.owner, next_run_at=due_at, name="Free")
+    runner = ScheduledExportRunner()
+    with db.engine.connect() as other:
+        other.execute(select(ExportSchedule.id).where(ExportSchedule.id == held.id).with_for_update())
+        summary = runner.claim_due_schedules(now)
+        other.rollback()
+    assert (summary["claimed"], summary["lost"]) == (1, 1)
+    assert [h.schedule_name for h in histories()] == ["Free"]
+    assert runner.claim_due_schedules(now)["claimed"] == 1
+    assert runner.claim_due_schedules(now)["due"] == 0
+    assert sorted(h.schedule_name for h in histories()) == ["Free", "Held"]

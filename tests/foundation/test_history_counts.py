@@ -1,0 +1,242 @@
+"""export_history_counts: kept exact by the database's triggers, whoever writes the runs, and the
+history list's `count` read from it (models/history_counts.py, services/history.count_history)."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, delete, func, insert, select, update
+from sqlalchemy import make_url as parse_url
+
+from dashboard.extensions import db
+from dashboard.models import Business, ExportHistory, ExportHistoryCount, ExportSchedule
+from dashboard.services import history as history_service
+from tests.automation.runner_helpers import FLASK, ROOT, TEST_DATABASE_URL, _pg_drop, _pg_execute, base_env
+from tests.history_counts_check import counts_mismatch
+
+
+def _run(business, **values) -> dict:
+    row = {
+        "id": uuid.uuid4(),
+        "business_id": business.id,
+        "export_type": "SALES",
+        "format": "csv",
+        "trigger": "MANUAL",
+        "status": "COMPLETED",
+        "created_at": datetime(2026, 3, 1, 12, tzinfo=UTC),
+    }
+    row.update(values)
+    return row
+
+
+def _mismatch() -> dict:
+    db.session.commit()
+    return counts_mismatch(db.session.connection())
+
+
+def _kept(business) -> dict[tuple[str, str, str, str], int]:
+    rows = db.session.execute(
+        select(
+            ExportHistoryCount.export_type,
+            ExportHistoryCount.format,
+            ExportHistoryCount.status,
+            ExportHistoryCount.trigger,
+            ExportHistoryCount.runs,
+        ).where(ExportHistoryCount.business_id == business.id, ExportHistoryCount.runs != 0)
+    )
+    return {tuple(row[:4]): row[4] for row in rows}
+
+
+def test_every_kind_of_write_keeps_the_counts_exact(factory):
+    shop, other = factory.business("Counted Shop"), factory.business("Other Shop")
+    table = ExportHistory.__table__
+    # One row through the ORM, a bulk insert through Core (one statement, many rows).
+    db.session.add(ExportHistory(business_id=shop.id, export_type="SALES", format="excel", status="PENDING"))
+    db.session.commit()
+    db.session.execute(
+        insert(table),
+        [_run(shop, status=s, format=f) for s in ("COMPLETED", "FAILED", "EMAILED") for f in ("csv", "pdf")]
+        + [_run(other, trigger="API") for _ in range(5)],
+    )
+    assert _mismatch() == {}
+    assert _kept(shop)[("SALES", "excel", "PENDING", "MANUAL")] == 1
+    assert sum(_kept(other).values()) == 5
+
+    # A run's life: PENDING -> PROCESSING (heartbeats, progress) -> COMPLETED -> EMAILED.
+    run = db.session.scalar(select(ExportHistory).where(ExportHistory.status == "PENDING"))
+    run.status = "PROCESSING"
+    db.session.commit()
+    db.session.execute(
+        update(ExportHistory)
+        .where(ExportHistory.id == run.id)
+        .values(heartbeat_at=datetime.now(UTC), progress=500)
+    )
+    db.session.execute(update(ExportHistory).where(ExportHistory.id == run.id).values(status="COMPLETED"))
+    db.session.execute(update(ExportHistory).where(ExportHistory.id == run.id).values(status="EMAILED"))
+    assert _mismatch() == {}
+    assert ("SALES", "excel", "PENDING", "MANUAL") not in _kept(shop)
+    assert _kept(shop)[("SALES", "excel", "EMAILED", "MANUAL")] == 1
+
+    # A multi-row UPDATE changing several counted columns at once, and one changing none.
+    db.session.execute(
+        update(ExportHistory)
+        .where(ExportHistory.business_id == other.id)
+        .values(status="FAILED", export_type="AUDIT_LOGS", format="pdf")
+    )
+    db.session.execute(update(ExportHistory).where(ExportHistory.business_id == shop.id).values(progress=1))
+    assert _mismatch() == {}
+    assert _kept(other) == {("AUDIT_LOGS", "pdf", "FAILED", "API"): 5}
+
+    # Deletes: one run, then a whole business (its runs and counts go by cascade).
+    db.session.execute(delete(ExportHistory).where(ExportHistory.id == run.id))
+    assert _mismatch() == {}
+    db.session.delete(db.session.get(Business, other.id))
+    db.session.commit()
+    assert _mismatch() == {}
+    assert db.session.scalar(
+        select(func.count()).select_from(ExportHistoryCount).where(ExportHistoryCount.business_id == other.id)
+    ) == 0
+
+    # A rolled-back write leaves no trace in the counts either.
+    db.session.execute(insert(table), [_run(shop)])
+    db.session.rollback()
+    assert _mismatch() == {}
+
+
+FILTER_CASES = [
+    {},
+    {"status": "FAILED"},
+    {"export_type": "SALES", "status": "COMPLETED"},
+    {"format": "pdf", "trigger": "API"},
+    {"export_type": "INVENTORY"},  # none
+    {"start_date": date(2026, 3, 2)},
+    {"end_date": date(2026, 3, 2), "status": "COMPLETED"},
+    {"schedule_id": "SCHEDULE"},
+]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: ",".join(f) or "none")
+def test_count_history_equals_the_rows_the_list_shows(factory, filters):
+    shop = factory.business("Filter Shop")
+    schedule = ExportSchedule(
+        business_id=shop.id,
+        name="Weekly",
+        export_type="SALES",
+        format="csv",
+        frequency="WEEKLY",
+        day_of_week=0,
+        recipients=["a@example.com"],
+    )
+    db.session.add(schedule)
+    db.session.commit()
+    rows = []
+    for n in range(60):
+        rows.append(
+            _run(
+                shop,
+                export_type=("SALES", "CUSTOMERS", "AUDIT_LOGS")[n % 3],
+                format=("csv", "excel", "pdf")[(n // 2) % 3],
+                status=("COMPLETED", "FAILED", "EMAILED", "PENDING")[n % 4],
+                trigger=("MANUAL", "API", "SCHEDULED")[n % 3],
+                schedule_id=schedule.id if n % 5 == 0 else None,
+                created_at=datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=5 * n),
+            )
+        )
+    db.session.execute(insert(ExportHistory.__table__), rows)
+    db.session.commit()
+    if filters.get("schedule_id"):
+        filters = {**filters, "schedule_id": schedule.id}
+    listed = len(list(db.session.scalars(history_service.history_query(shop, filters))))
+    assert history_service.count_history(shop, filters) == listed
+    assert listed > 0 or filters == {"export_type": "INVENTORY"}
+
+
+def test_list_and_page_counts_come_from_the_kept_table(factory):
+    """`count` reads export_history_counts: a deliberately wrong kept count shows (proving it is
+    used); filters it cannot answer still count the runs."""
+    shop = factory.business("Kept Shop")
+    db.session.execute(insert(ExportHistory.__table__), [_run(shop) for _ in range(3)])
+    db.session.commit()
+    db.session.execute(
+        update(ExportHistoryCount).where(ExportHistoryCount.business_id == shop.id).values(runs=1234)
+    )
+    db.session.commit()
+    assert history_service.count_history(shop, {}) == 1234
+    assert history_service.count_history(shop, {"start_date": date(2026, 3, 1)}) == 3
+    db.session.execute(
+        update(ExportHistoryCount).where(ExportHistoryCount.business_id == shop.id).values(runs=3)
+    )
+    db.session.commit()
+
+
+# ---- the migration -----------------------------------------------------------------------------
+
+
+def _flask(tmp_path, url, *args) -> None:
+    result = subprocess.run(
+        [FLASK, "db", *args],
+        cwd=ROOT,
+        env=base_env(tmp_path, url),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def empty_database(tmp_path):
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
+        return
+    name = parse_url(TEST_DATABASE_URL).database + "_counts_mig"
+    _pg_drop(TEST_DATABASE_URL, name)
+    _pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
+    yield parse_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    _pg_drop(TEST_DATABASE_URL, name)
+
+
+def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empty_database):
+    url = empty_database
+    _flask(tmp_path, url, "upgrade", "7b1e2c4d9a10")  # the schema before the counts
+    engine = create_engine(url)
+    business = Business.__table__
+    shop_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(business), [{"id": shop_id, "name": "Old Shop", "timezone": "UTC", "currency": "USD"}]
+        )
+        shop = type("Shop", (), {"id": shop_id})
+        connection.execute(
+            insert(ExportHistory.__table__),
+            [_run(shop, status=("COMPLETED", "FAILED")[n % 2]) for n in range(7)],
+        )
+    _flask(tmp_path, url, "upgrade")
+    _flask(tmp_path, url, "check")  # the models and the migrated schema agree
+    with engine.begin() as connection:
+        assert counts_mismatch(connection) == {}
+        kept = dict(
+            connection.execute(
+                select(ExportHistoryCount.status, ExportHistoryCount.runs).where(
+                    ExportHistoryCount.business_id == shop_id
+                )
+            ).all()
+        )
+        assert kept == {"COMPLETED": 4, "FAILED": 3}
+        # The migrated triggers (the migration's frozen copy) behave as the models' own.
+        connection.execute(insert(ExportHistory.__table__), [_run(shop, trigger="API")])
+        connection.execute(update(ExportHistory.__table__).values(status="EMAILED"))
+        connection.execute(delete(ExportHistory.__table__).where(ExportHistory.__table__.c.trigger == "API"))
+        assert counts_mismatch(connection) == {}
+        assert connection.execute(select(func.sum(ExportHistoryCount.runs))).scalar() == 7
+    engine.dispose()
+    _flask(tmp_path, url, "downgrade", "7b1e2c4d9a10")
+    engine = create_engine(url)
+    with engine.begin() as connection:  # no trigger is left pointing at the dropped table
+        connection.execute(insert(ExportHistory.__table__), [_run(shop)])
+        connection.execute(update(ExportHistory.__table__).values(status="FAILED"))
+        connection.execute(delete(ExportHistory.__table__))
+    engine.dispose()
