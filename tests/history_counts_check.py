@@ -19,4 +19,8 @@ def counts_mismatch(connection) -> dict:
     """{key: (kept, actual)} for every key where the kept count is wrong; {} when exact."""
     actual = {tuple(str(v) for v in row[:5]): row[5] for row in connection.execute(GROUPED)}
     kept = {tuple(str(v) for v in row[:5]): row[5] for row in connection.execute(KEPT)}
-    return {key: (kept.get(key), actual.get(key)) for key in actual.keys() | kept.keys() if kept.get(key) != actual.get(key)}
+    return {
+        key: (kept.get(key), actual.get(key))
+        for key in actual.keys() | kept.keys()
+        if kept.get(key) != actual.get(key)
+    }

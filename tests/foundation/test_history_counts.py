@@ -96,9 +96,14 @@ def test_every_kind_of_write_keeps_the_counts_exact(factory):
     db.session.delete(db.session.get(Business, other.id))
     db.session.commit()
     assert _mismatch() == {}
-    assert db.session.scalar(
-        select(func.count()).select_from(ExportHistoryCount).where(ExportHistoryCount.business_id == other.id)
-    ) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ExportHistoryCount)
+            .where(ExportHistoryCount.business_id == other.id)
+        )
+        == 0
+    )
 
     # A rolled-back write leaves no trace in the counts either.
     db.session.execute(insert(table), [_run(shop)])
