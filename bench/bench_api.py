@@ -59,6 +59,7 @@ OWNER_PASSWORD = "bench-password-123"
 TIMEZONES = ("Europe/London", "America/New_York", "UTC", "Asia/Tokyo", "Australia/Sydney")
 TARGETS = {"stats_typical_ms": 20.0, "stats_large_ms": 100.0, "p95_ms": 50.0, "p95_vs_healthz": 3.0}
 FILTERED = {"status": "COMPLETED", "export_type": "SALES"}
+STATISTICS_SCENARIO = "API statistics"
 FULL = {"businesses": 1000, "per_business": 1000, "large": 100_000, "requests": 1000, "deep_page": 500}
 QUICK = {"businesses": 100, "per_business": 1000, "large": 20_000, "requests": 400, "deep_page": 100}
 
@@ -535,7 +536,7 @@ def scenarios(deep_page: int) -> list[tuple[str, str, str]]:
         ("API list page 1, filtered", f"{api}?{filtered}&page=1", "token"),
         (f"API list page {deep_page}", f"{api}?page={deep_page}", "token"),
         (f"API list page {deep_page}, filtered", f"{api}?{filtered}&page={deep_page}", "token"),
-        ("API statistics", f"{api}statistics/", "token"),
+        (STATISTICS_SCENARIO, f"{api}statistics/", "token"),
         ("/history page 1", "/history/", "cookie"),
         (f"/history page {deep_page}, filtered", f"/history/?{filtered}&page={deep_page}", "cookie"),
     ]
@@ -781,6 +782,10 @@ def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int =
     return report
 
 
+def _latency_targeted(name: str) -> bool:
+    return name not in ("/healthz", STATISTICS_SCENARIO)
+
+
 def _cpu_detail(figure: dict, health: dict) -> str:
     cpu, peer = figure.get("server_cpu_ms"), health.get("server_cpu_ms")
     if cpu is None:
@@ -826,6 +831,9 @@ def rows(report: dict) -> list[dict]:
             if name == "/healthz":
                 continue
             errors = sum(n for status, n in figure["statuses"].items() if status != "200")
+            # Issue 9 sets the latency target for the history list and page; the statistics
+            # endpoint's target is the in-process one above. Its load figures are shown, not judged.
+            judged = _latency_targeted(name)
             ratio = (
                 round(figure["p95_ms"] / health["p95_ms"], 2)
                 if figure.get("p95_ms") and health.get("p95_ms")
@@ -848,8 +856,10 @@ def rows(report: dict) -> list[dict]:
                     "peer": health.get("p95_ms"),
                     "peer_name": "/healthz p95",
                     "ratio": ratio,
-                    "target": f"< {TARGETS['p95_ms']:g} ms, <= {TARGETS['p95_vs_healthz']:g}x",
-                    "ok": ok,
+                    "target": f"< {TARGETS['p95_ms']:g} ms, <= {TARGETS['p95_vs_healthz']:g}x"
+                    if judged
+                    else "shown",
+                    "ok": ok if judged else None,
                 }
             )
     return out

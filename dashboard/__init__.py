@@ -71,7 +71,14 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     def _fresh_request_state():
         # A request reuses an already-pushed app context (as in tests and CLI-driven calls), and with
         # it `g`: forget the previous request's user and membership so nothing leaks between requests.
-        for key in ("_login_user", "membership", "token_membership", "token_invalid"):
+        for key in (
+            "_login_user",
+            "membership",
+            "token_membership",
+            "token_invalid",
+            "user_memberships",
+            "run_link_patterns",
+        ):
             g.pop(key, None)
         g.request_path = request.path
 

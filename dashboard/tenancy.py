@@ -33,9 +33,12 @@ def active_memberships(user) -> list[Membership]:
 def current_user_memberships() -> list[Membership]:
     """The signed-in person's active memberships, read once a request (the page's business
     switcher and the choice of business both need them)."""
-    if "user_memberships" not in g:
-        g.user_memberships = active_memberships(current_user) if current_user.is_authenticated else []
-    return g.user_memberships
+    if not current_user.is_authenticated:
+        return []
+    cached = g.get("user_memberships")
+    if cached is None or cached[0] != current_user.id:  # (signing in mid-request changes who)
+        cached = g.user_memberships = (current_user.id, active_memberships(current_user))
+    return cached[1]
 
 
 def current_membership() -> Membership | None:
