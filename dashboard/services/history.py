@@ -24,9 +24,10 @@ from dashboard.models.automation import (
     STATUS_FAILED,
     SUCCESS_STATUSES,
     ExportHistory,
+    ExportSchedule,
 )
 from dashboard.models.history_counts import COUNTED_COLUMNS, ExportHistoryCount
-from dashboard.models.pos import Business
+from dashboard.models.pos import Business, User
 from dashboard.models.types import GUID, UTCDateTime
 from dashboard.services.errors import PageNotFound
 from dashboard.services.validation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -69,9 +70,10 @@ def _with_relations(stmt: Select) -> Select:
     # The presenters read the user's and the schedule's names: joined into the page's own query
     # (many-to-one, so no row is repeated), not one more query each. A list never shows the
     # traceback, the one large text a run has: it is read only when a detail view asks.
+    # Of the user and the schedule only what a row shows is read (a schedule has 25 columns).
     return stmt.options(
-        joinedload(ExportHistory.user),
-        joinedload(ExportHistory.schedule),
+        joinedload(ExportHistory.user).load_only(User.name, User.email),
+        joinedload(ExportHistory.schedule).load_only(ExportSchedule.name),
         defer(ExportHistory.error_traceback),
     )
 
