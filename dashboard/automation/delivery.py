@@ -24,11 +24,12 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -1186,17 +1187,9 @@ class EmailDeliveryService:
     def send_export_email(self, history: ExportHistory, recipients: list[str] | None = None) -> list[dict]:
         settings = notification_settings(history.business)
         recipients = _clean_list(recipients) if recipients is not None else export_recipients(history)
-        if recipients:
-            enqueue(
-                business_id=history.business_id,
-                history_id=history.id,
-                kind=KIND_EXPORT,
-                recipients=recipients,
-                content=render_export_mail(history, settings),
-                key_parts=(KIND_EXPORT, history.id),
-            )
-            db.session.commit()
-        return self._send_and_report(history.id, KIND_EXPORT)
+        return self._queue_and_send(
+            history, KIND_EXPORT, recipients, lambda: render_export_mail(history, settings)
+        )
 
     def send_failure_notification(
         self, history: ExportHistory, recipients: list[str] | None = None, error_message: str | None = None
@@ -1206,18 +1199,26 @@ class EmailDeliveryService:
             history.error_message = error_message
         if recipients is None:
             recipients = failure_recipients(history, settings)
-        recipients = _clean_list(recipients)
+        return self._queue_and_send(
+            history, KIND_FAILURE, _clean_list(recipients), lambda: render_failure_alert(history, settings)
+        )
+
+    def _queue_and_send(
+        self, history: ExportHistory, kind: str, recipients: list[str], render: Callable[[], Any]
+    ) -> list[dict]:
+        """Queue one `kind` mail of the run (rendered only when somebody receives it), commit,
+        send it now and report per recipient."""
         if recipients:
             enqueue(
                 business_id=history.business_id,
                 history_id=history.id,
-                kind=KIND_FAILURE,
+                kind=kind,
                 recipients=recipients,
-                content=render_failure_alert(history, settings),
-                key_parts=(KIND_FAILURE, history.id),
+                content=render(),
+                key_parts=(kind, history.id),
             )
         db.session.commit()
-        return self._send_and_report(history.id, KIND_FAILURE)
+        return self._send_and_report(history.id, kind)
 
     def _send_and_report(self, history_id: uuid.UUID, kind: str) -> list[dict]:
         send_rows(_pending_ids(utcnow(), history_id=history_id))
