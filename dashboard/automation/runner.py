@@ -461,6 +461,17 @@ SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM inserted)
 )
 
 
+def _rows_after(query, time_column, id_column, after: tuple[datetime, uuid.UUID] | None) -> list:
+    """The next batch of a query ordered by (time, id), after the last row of the previous batch
+    (keyset paging: rows claimed meanwhile never shift a page), read without keeping the
+    session's transaction open."""
+    if after is not None:
+        query = query.where(or_(time_column > after[0], and_(time_column == after[0], id_column > after[1])))
+    rows = db.session.execute(query).all()
+    db.session.rollback()
+    return rows
+
+
 def _naive_utc(value: datetime | None) -> str | None:
     """As UTCDateTime stores it: naive UTC (a naive value is UTC already)."""
     if value is None:
@@ -572,15 +583,7 @@ class ScheduledExportRunner:
                 .order_by(ExportSchedule.next_run_at, ExportSchedule.id)
                 .limit(POLL_BATCH)
             )
-            if after is not None:
-                query = query.where(
-                    or_(
-                        ExportSchedule.next_run_at > after[0],
-                        and_(ExportSchedule.next_run_at == after[0], ExportSchedule.id > after[1]),
-                    )
-                )
-            rows = db.session.execute(query).all()
-            db.session.rollback()
+            rows = _rows_after(query, ExportSchedule.next_run_at, ExportSchedule.id, after)
             if not rows:
                 break
             after = (rows[-1].next_run_at, rows[-1].id)
@@ -734,15 +737,7 @@ class ScheduledExportRunner:
                 .order_by(ExportHistory.created_at, ExportHistory.id)
                 .limit(min(budget, POLL_BATCH) + len(tracked))
             )
-            if after is not None:
-                query = query.where(
-                    or_(
-                        ExportHistory.created_at > after[0],
-                        and_(ExportHistory.created_at == after[0], ExportHistory.id > after[1]),
-                    )
-                )
-            rows = db.session.execute(query).all()
-            db.session.rollback()
+            rows = _rows_after(query, ExportHistory.created_at, ExportHistory.id, after)
             if not rows:
                 break
             after = (rows[-1].created_at, rows[-1].id)
