@@ -1,4 +1,4 @@
-"""`flask exports run-due | cleanup | retry-failed | send-summaries` and `flask scheduler run`.
+"""`flask exports run-due | cleanup | retry-failed | send-summaries | recount` and `flask scheduler run`.
 
 The ``exports`` commands make one pass of a job, print a one-line summary and exit 0; they work
 beside any number of running schedulers (every run is claimed in the database). ``run-due`` and
@@ -39,6 +39,15 @@ def run_due_command() -> None:
             ],
         )
     )
+
+
+@exports_cli.command("recount")
+def recount_command() -> None:
+    """Rebuild the history list's kept run counts from the runs themselves."""
+    from dashboard.services.history import rebuild_history_counts
+
+    summary = rebuild_history_counts()
+    click.echo(_line("recount", summary, ["corrected", "runs", "businesses"]))
 
 
 @exports_cli.command("cleanup")

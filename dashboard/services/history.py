@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, case, func, literal_column, select
+from sqlalchemy import Select, bindparam, case, func, literal_column, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import defer, joinedload
 
@@ -26,7 +26,7 @@ from dashboard.models.automation import (
     ExportHistory,
     ExportSchedule,
 )
-from dashboard.models.history_counts import COUNTED_COLUMNS, ExportHistoryCount
+from dashboard.models.history_counts import COUNTED_COLUMNS, REBUILD_SQL, ExportHistoryCount
 from dashboard.models.pos import Business, User
 from dashboard.models.types import GUID, UTCDateTime
 from dashboard.services.errors import PageNotFound
@@ -36,6 +36,7 @@ from dashboard.tenancy import get_scoped
 __all__ = [
     "DAILY_DAYS",
     "count_history",
+    "rebuild_history_counts",
     "get_history",
     "history_query",
     "local_day_start",
@@ -118,6 +119,24 @@ def count_history(business: Business, filters: dict[str, Any] | None = None) -> 
         if filters.get(column):
             stmt = stmt.where(getattr(ExportHistoryCount, column) == filters[column])
     return int(db.session.scalar(stmt) or 0)
+
+
+def rebuild_history_counts() -> dict[str, int]:
+    """Recount export_history_counts from the runs (`flask exports recount`): the triggers keep it
+    exact, but a hand-made change with the triggers missing (a restore into a schema built
+    without them, say) would leave it wrong. Returns how many kept counts were wrong and the
+    totals now kept."""
+    key = (
+        ExportHistoryCount.business_id,
+        *(getattr(ExportHistoryCount, column) for column in COUNTED_COLUMNS),
+    )
+    before = {tuple(row[:-1]): row[-1] for row in db.session.execute(select(*key, ExportHistoryCount.runs))}
+    for statement in REBUILD_SQL:
+        db.session.execute(text(statement))
+    after = {tuple(row[:-1]): row[-1] for row in db.session.execute(select(*key, ExportHistoryCount.runs))}
+    db.session.commit()
+    wrong = sum(1 for k in before.keys() | after.keys() if before.get(k, 0) != after.get(k, 0))
+    return {"corrected": wrong, "runs": sum(after.values()), "businesses": len({k[0] for k in after})}
 
 
 def get_history(business: Business, history_id: object) -> ExportHistory | None:

@@ -245,3 +245,38 @@ def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empt
         connection.execute(update(ExportHistory.__table__).values(status="FAILED"))
         connection.execute(delete(ExportHistory.__table__))
     engine.dispose()
+
+
+def test_flask_exports_recount_mends_wrong_counts(factory, runner):
+    shop = factory.business("Recount Shop")
+    db.session.execute(
+        insert(ExportHistory.__table__), [_run(shop, status=("COMPLETED", "FAILED")[n % 2]) for n in range(5)]
+    )
+    db.session.commit()
+    result = runner.invoke(args=["exports", "recount"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "recount: 0 corrected, 5 runs, 1 businesses."
+    # Wrong counts (as after a restore into a schema without the triggers) are put right.
+    db.session.execute(delete(ExportHistoryCount))
+    db.session.execute(
+        insert(ExportHistoryCount.__table__),
+        [
+            {
+                "business_id": shop.id,
+                "export_type": "SALES",
+                "format": "csv",
+                "status": "PENDING",
+                "trigger": "API",
+                "runs": 9,
+            }
+        ],
+    )
+    db.session.commit()
+    assert _mismatch() != {}
+    result = runner.invoke(args=["exports", "recount"])
+    assert result.output.strip() == "recount: 3 corrected, 5 runs, 1 businesses."
+    assert _mismatch() == {}
+    assert _kept(shop) == {
+        ("SALES", "csv", "COMPLETED", "MANUAL"): 3,
+        ("SALES", "csv", "FAILED", "MANUAL"): 2,
+    }
