@@ -47,7 +47,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         status = error.code or 500
-        description = error.description if status in (403, 409, 429) else None
+        description = error.description if status in (403, 409, 429, 503) else None
         if status == 429:
             description = MESSAGES[429]
         if status == 403 and description and description.startswith("You don't have"):
@@ -57,6 +57,8 @@ def init_app(app: Flask) -> None:
         response = make_response(error_response(status, description))
         if status == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)
+        if status == 503 and getattr(error, "retry_after", None) is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
         return response
 
     @app.errorhandler(InternalServerError)

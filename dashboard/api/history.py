@@ -17,11 +17,15 @@ from dashboard.api.common import (
     route,
 )
 from dashboard.automation.runner import ScheduledExportRunner
-from dashboard.automation.storage import ExportFileNotFound, StorageError
+from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
 from dashboard.models.automation import SUCCESS_STATUSES, ExportHistory
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import history as service
-from dashboard.services.downloads import send_export_file
+from dashboard.services.downloads import (
+    STORAGE_RETRY_AFTER_SECONDS,
+    STORAGE_UNAVAILABLE_MESSAGE,
+    send_export_file,
+)
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
 from dashboard.tenancy import role_required
@@ -84,6 +88,9 @@ def download(id: uuid.UUID):
         return send_export_file(history, user_id=api_user().id, via="via API", audit=request.method != "HEAD")
     except ExportFileNotFound:
         return _not_downloadable(history)
+    except StorageUnavailable:
+        log.warning("API download: the file store did not answer for export %s", history.id, exc_info=True)
+        return error_body(503, STORAGE_UNAVAILABLE_MESSAGE, {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)})
     except StorageError:
         log.exception("API download: export %s could not be opened", history.id)
         return _not_downloadable(history)

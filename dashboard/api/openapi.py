@@ -581,6 +581,13 @@ RESPONSES = {
     "Conflict": _json(_ref("Error"), "Not possible in the object's current state."),
     "TooLarge": _json(_ref("Error"), "The body is larger than API_MAX_BODY_KB."),
     "UnsupportedMediaType": _json(_ref("ValidationError"), "The body is not JSON."),
+    "StorageUnavailable": {
+        **_json(
+            _ref("Error"),
+            "The file store is not answering; the file is kept: retry after Retry-After seconds.",
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    },
     "TooManyRequests": {
         **_json(_ref("Error"), "Too many requests for this token or user: wait and retry."),
         "headers": {"Retry-After": {"schema": {"type": "string"}}},
@@ -807,9 +814,11 @@ def _paths() -> dict[str, dict[str, Any]]:
                         },
                     },
                     "409": _error("Conflict"),
+                    "503": _error("StorageUnavailable"),
                 },
                 by_id=True,
-                description="409 unless the run is COMPLETED or EMAILED and its file still exists.",
+                description="409 unless the run is COMPLETED or EMAILED and its file still exists; 503 "
+                "(with Retry-After) while the file store does not answer.",
             )
         },
         f"{a}/history/{{id}}/rerun/": {

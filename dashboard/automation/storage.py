@@ -48,6 +48,7 @@ __all__ = [
     "LocalExportFileStorage",
     "S3ExportFileStorage",
     "StorageError",
+    "StorageUnavailable",
     "UnsafePathError",
     "get_storage",
     "sanitize_file_name",
@@ -65,6 +66,11 @@ _CLIENT_LOCK = threading.Lock()
 
 class StorageError(Exception):
     """An export file could not be stored, read or deleted. The message is plain language."""
+
+
+class StorageUnavailable(StorageError):
+    """The storage did not answer or refused us (an outage, the network, credentials): the file
+    itself may be fine, so a download should be tried again later (503), not reported gone."""
 
 
 class UnsafePathError(StorageError):
@@ -327,7 +333,7 @@ class LocalExportFileStorage(ExportFileStorage):
         except FileNotFoundError:
             raise ExportFileNotFound(f"The export file {path} is no longer available.") from None
         except OSError as exc:
-            raise StorageError(f"The export file could not be read: {_plain_os_error(exc)}.") from exc
+            raise StorageUnavailable(f"The export file could not be read: {_plain_os_error(exc)}.") from exc
 
     def delete_export_file(self, path: str) -> bool:
         local = self._local_path(path)
@@ -453,11 +459,11 @@ class S3ExportFileStorage(ExportFileStorage):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise ExportFileNotFound(f"The export file {path} is no longer available.") from None
-            raise StorageError(
+            raise StorageUnavailable(
                 f"The export file could not be read: {self._plain_client_error(exc)}."
             ) from exc
         except BotoCoreError as exc:
-            raise StorageError(f"The export file could not be read: {exc}.") from exc
+            raise StorageUnavailable(f"The export file could not be read: {exc}.") from exc
 
     def exists(self, path: str) -> bool:
         from botocore.exceptions import ClientError

@@ -20,6 +20,13 @@ from dashboard.models.automation import ExportHistory
 from dashboard.services.audit import record_audit
 
 EXTENSIONS = {"excel": "xlsx", "csv": "csv", "pdf": "pdf"}
+# When the file store does not answer (StorageUnavailable), every download door says so with 503
+# and this Retry-After: the file is not gone, and a person or a script should simply try again.
+STORAGE_RETRY_AFTER_SECONDS = 60
+STORAGE_UNAVAILABLE_MESSAGE = (
+    "The export files cannot be reached right now (the file store is not answering). "
+    "The file is kept: try again in a minute."
+)
 
 
 def safe_download_name(name: str | None, export_format: str) -> str:
@@ -37,7 +44,8 @@ def safe_download_name(name: str | None, export_format: str) -> str:
 
 def open_export_file(history: ExportHistory) -> Path | BinaryIO:
     """The stored file as a local path or a stream. Raises ExportFileNotFound when it was cleaned
-    up and StorageError when the storage cannot be read."""
+    up, StorageUnavailable when the storage does not answer (try again later) and StorageError
+    when the stored path is refused."""
     storage = get_storage()
     local_path = getattr(storage, "local_path", None)
     if local_path is not None:

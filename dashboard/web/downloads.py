@@ -23,15 +23,23 @@ from dashboard.automation.links import (
     download_link_expiry,
     load_download_token,
 )
-from dashboard.automation.storage import ExportFileNotFound, StorageError
-from dashboard.services.downloads import send_export_file
+from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
+from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("downloads", __name__)
 
 EXTENSIONS = {"excel": "xlsx", "csv": "csv", "pdf": "pdf"}
-STATUS_FOR = {LINK_EXPIRED: 410, LINK_GONE: 410, LINK_INVALID: 404, LINK_NOT_FOUND: 404}
+# Not a link state: the link is good but the file store did not answer (try again later).
+STORE_UNAVAILABLE = "store_unavailable"
+STATUS_FOR = {
+    LINK_EXPIRED: 410,
+    LINK_GONE: 410,
+    LINK_INVALID: 404,
+    LINK_NOT_FOUND: 404,
+    STORE_UNAVAILABLE: 503,
+}
 
 
 def _no_store(response):
@@ -45,11 +53,14 @@ def _no_store(response):
 def _unavailable(reason: str, history=None):
     status = STATUS_FOR.get(reason, 404)
     context = {"reason": reason, "status": status, "file_name": None, "business_name": None}
-    if history is not None and reason in (LINK_EXPIRED, LINK_GONE):
+    if history is not None and reason in (LINK_EXPIRED, LINK_GONE, STORE_UNAVAILABLE):
         # The holder had a genuine link: naming the file and business helps them ask again.
         context["file_name"] = history.file_name
         context["business_name"] = history.business.name
-    return _no_store(make_response(render_template("downloads/unavailable.html", **context), status))
+    response = make_response(render_template("downloads/unavailable.html", **context), status)
+    if reason == STORE_UNAVAILABLE:
+        response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+    return _no_store(response)
 
 
 @bp.route("/d/<token>")
@@ -90,6 +101,9 @@ def file(token: str):
         )
     except ExportFileNotFound:
         return _unavailable(LINK_GONE, history)
+    except StorageUnavailable:
+        log.warning("Download link: the file store did not answer for export %s", history.id, exc_info=True)
+        return _unavailable(STORE_UNAVAILABLE, history)
     except StorageError:
         log.exception("Download link: export %s could not be opened", history.id)
         return _unavailable(LINK_GONE, history)

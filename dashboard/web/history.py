@@ -11,8 +11,9 @@ from typing import Any
 
 from flask import Blueprint, abort, g, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import ServiceUnavailable
 
-from dashboard.automation.storage import ExportFileNotFound, StorageError
+from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
 from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.models.automation import (
     EXPORT_TYPES,
@@ -25,7 +26,11 @@ from dashboard.models.automation import (
 )
 from dashboard.services import history as service
 from dashboard.services import schedules as schedule_service
-from dashboard.services.downloads import send_export_file
+from dashboard.services.downloads import (
+    STORAGE_RETRY_AFTER_SECONDS,
+    STORAGE_UNAVAILABLE_MESSAGE,
+    send_export_file,
+)
 from dashboard.services.errors import NotPossible, ValidationError
 from dashboard.services.presenters import STATUS_LABELS, TRIGGER_LABELS, history_to_dict
 from dashboard.services.validation import validate_history_params
@@ -184,5 +189,9 @@ def download(history_id: str):
         abort(409, "This export has no file to download: it did not finish, or its file was cleaned up.")
     try:
         return send_export_file(history, user_id=current_user.id, via="from the dashboard")
+    except StorageUnavailable:
+        raise ServiceUnavailable(
+            STORAGE_UNAVAILABLE_MESSAGE, retry_after=STORAGE_RETRY_AFTER_SECONDS
+        ) from None
     except (ExportFileNotFound, StorageError):
         abort(409, "The file of this export is no longer available (it was cleaned up). Run it again.")
