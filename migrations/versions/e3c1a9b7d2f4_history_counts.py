@@ -62,10 +62,19 @@ END $$""",
     """CREATE OR REPLACE FUNCTION export_history_counts_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE export_history_counts SET runs = runs - 1 WHERE business_id = OLD.business_id AND export_type = OLD.export_type AND format = OLD.format AND status = OLD.status AND "trigger" = OLD."trigger";
-    INSERT INTO export_history_counts AS c (business_id, export_type, format, status, "trigger", runs)
-    VALUES (NEW.business_id, NEW.export_type, NEW.format, NEW.status, NEW."trigger", 1)
-    ON CONFLICT (business_id, export_type, format, status, "trigger") DO UPDATE SET runs = c.runs + 1;
+    -- The two counts rows are locked in key order: two runs moving in opposite directions at
+    -- once (PENDING -> PROCESSING, and a hand-back PROCESSING -> PENDING) never deadlock.
+    IF (OLD.business_id, OLD.export_type, OLD.format, OLD.status, OLD."trigger") < (NEW.business_id, NEW.export_type, NEW.format, NEW.status, NEW."trigger") THEN
+        UPDATE export_history_counts SET runs = runs - 1 WHERE business_id = OLD.business_id AND export_type = OLD.export_type AND format = OLD.format AND status = OLD.status AND "trigger" = OLD."trigger";
+        INSERT INTO export_history_counts AS c (business_id, export_type, format, status, "trigger", runs)
+        VALUES (NEW.business_id, NEW.export_type, NEW.format, NEW.status, NEW."trigger", 1)
+        ON CONFLICT (business_id, export_type, format, status, "trigger") DO UPDATE SET runs = c.runs + 1;
+    ELSE
+        INSERT INTO export_history_counts AS c (business_id, export_type, format, status, "trigger", runs)
+        VALUES (NEW.business_id, NEW.export_type, NEW.format, NEW.status, NEW."trigger", 1)
+        ON CONFLICT (business_id, export_type, format, status, "trigger") DO UPDATE SET runs = c.runs + 1;
+        UPDATE export_history_counts SET runs = runs - 1 WHERE business_id = OLD.business_id AND export_type = OLD.export_type AND format = OLD.format AND status = OLD.status AND "trigger" = OLD."trigger";
+    END IF;
     RETURN NULL;
 END $$""",
     """CREATE TRIGGER export_history_counts_insert AFTER INSERT ON export_history

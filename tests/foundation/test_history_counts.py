@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, delete, func, insert, select, update
+from sqlalchemy import create_engine, delete, func, insert, select, text, update
 from sqlalchemy import make_url as parse_url
 
 from dashboard.extensions import db
@@ -279,4 +279,71 @@ def test_flask_exports_recount_mends_wrong_counts(factory, runner):
     assert _kept(shop) == {
         ("SALES", "csv", "COMPLETED", "MANUAL"): 3,
         ("SALES", "csv", "FAILED", "MANUAL"): 2,
+    }
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL only: the row locks of concurrent writers")
+def test_runs_moving_in_opposite_directions_at_once_do_not_deadlock(factory):
+    """A run starting (PENDING -> PROCESSING) while another is handed back (PROCESSING -> PENDING)
+    touches the same two counts rows in opposite orders; the trigger locks them in key order.
+    A third transaction holds the PENDING row first, so that both movers queue behind it: with
+    the rows locked in the order of each change, PostgreSQL found a deadlock and aborted one."""
+    import threading
+    import time
+
+    shop = factory.business("Lock Shop")
+    forward, back = _run(shop, status="PENDING"), _run(shop, status="PROCESSING")
+    db.session.execute(insert(ExportHistory.__table__), [forward, back])
+    db.session.commit()
+    engine = db.engine
+
+    def waiting_on_locks() -> int:
+        with engine.connect() as probe:
+            return probe.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+
+    def wait_for_waiters(n: int) -> None:
+        deadline = time.monotonic() + 10
+        while waiting_on_locks() < n:
+            assert time.monotonic() < deadline, f"fewer than {n} transactions ever waited"
+            time.sleep(0.02)
+
+    results: dict[str, str] = {}
+
+    def move(name: str, run_id, status: str) -> None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    update(ExportHistory).where(ExportHistory.id == run_id).values(status=status)
+                )
+            results[name] = "ok"
+        except Exception as exc:  # the deadlock this test is about
+            results[name] = type(exc).__name__ + ": " + str(exc).splitlines()[0]
+
+    with engine.connect() as holder:
+        holder.execute(
+            select(ExportHistoryCount)
+            .where(ExportHistoryCount.business_id == shop.id, ExportHistoryCount.status == "PENDING")
+            .with_for_update()
+        )
+        movers = [
+            threading.Thread(target=move, args=("forward", forward["id"], "PROCESSING")),
+            threading.Thread(target=move, args=("back", back["id"], "PENDING")),
+        ]
+        movers[0].start()
+        wait_for_waiters(1)
+        movers[1].start()
+        wait_for_waiters(2)
+        holder.rollback()
+    for mover in movers:
+        mover.join(30)
+    assert results == {"forward": "ok", "back": "ok"}
+    assert _mismatch() == {}
+    assert _kept(shop) == {
+        ("SALES", "csv", "PROCESSING", "MANUAL"): 1,
+        ("SALES", "csv", "PENDING", "MANUAL"): 1,
     }
