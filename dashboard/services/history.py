@@ -101,6 +101,10 @@ def history_query(business: Business, filters: dict[str, Any] | None = None) -> 
     return _with_relations(stmt.order_by(ExportHistory.created_at.desc(), ExportHistory.id.desc()))
 
 
+def _count_rows(stmt: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
 def count_history(business: Business, filters: dict[str, Any] | None = None) -> int:
     """How many runs `history_query(business, filters)` lists.
 
@@ -110,8 +114,7 @@ def count_history(business: Business, filters: dict[str, Any] | None = None) -> 
     """
     filters = filters or {}
     if any(filters.get(key) for key in ("schedule_id", "start_date", "end_date")):
-        stmt = history_query(business, filters)
-        return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        return _count_rows(history_query(business, filters))
     stmt = select(func.coalesce(func.sum(ExportHistoryCount.runs), 0)).where(
         ExportHistoryCount.business_id == business.id
     )
@@ -194,7 +197,7 @@ def paginate(
     page = max(1, int(page))
     page_size = max(1, min(int(page_size or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     if count is None:
-        count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        count = _count_rows(stmt)
     offset = (page - 1) * page_size
     if page > 1 and offset >= count:
         raise PageNotFound(f"Page {page} is past the end ({count} results).")
