@@ -15,8 +15,9 @@ never makes a trigger insert a row for it.
 
 SQLite: row triggers with UPSERT. PostgreSQL: statement triggers over transition tables for
 INSERT and DELETE (a bulk insert of 1,000 rows is one grouped upsert, in key order so that two
-writers lock the rows in the same order) and a row trigger for the rare UPDATE that changes a
-counted column (a status change; heartbeats and progress do not fire it).
+writers lock the rows in the same order), a row trigger for the rare UPDATE that changes a
+counted column (a status change; heartbeats and progress do not fire it), and a TRUNCATE
+trigger that empties the counts with the runs (SQLite has no TRUNCATE).
 
 The migration that creates this (e3c1a9b7d2f4) holds a frozen copy of the same statements. SQLite's
 batch mode rebuilds a table without its triggers: a later migration that batch-alters
@@ -112,12 +113,21 @@ EXECUTE FUNCTION export_history_counts_delete()""",
 AFTER UPDATE OF {_KEY} ON export_history
 FOR EACH ROW WHEN ({_CHANGED})
 EXECUTE FUNCTION export_history_counts_update()""",
+    """CREATE OR REPLACE FUNCTION export_history_counts_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM export_history_counts;
+    RETURN NULL;
+END $$""",
+    """CREATE TRIGGER export_history_counts_truncate AFTER TRUNCATE ON export_history
+FOR EACH STATEMENT EXECUTE FUNCTION export_history_counts_truncate()""",
 )
 
 POSTGRESQL_DROP = (
     "DROP FUNCTION IF EXISTS export_history_counts_insert() CASCADE",
     "DROP FUNCTION IF EXISTS export_history_counts_delete() CASCADE",
     "DROP FUNCTION IF EXISTS export_history_counts_update() CASCADE",
+    "DROP FUNCTION IF EXISTS export_history_counts_truncate() CASCADE",
 )
 
 # Rebuild from the runs themselves (the migration's backfill, and `flask exports recount`).

@@ -87,12 +87,21 @@ EXECUTE FUNCTION export_history_counts_delete()""",
 AFTER UPDATE OF business_id, export_type, format, status, "trigger" ON export_history
 FOR EACH ROW WHEN (OLD.business_id IS DISTINCT FROM NEW.business_id OR OLD.export_type IS DISTINCT FROM NEW.export_type OR OLD.format IS DISTINCT FROM NEW.format OR OLD.status IS DISTINCT FROM NEW.status OR OLD."trigger" IS DISTINCT FROM NEW."trigger")
 EXECUTE FUNCTION export_history_counts_update()""",
+    """CREATE OR REPLACE FUNCTION export_history_counts_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM export_history_counts;
+    RETURN NULL;
+END $$""",
+    """CREATE TRIGGER export_history_counts_truncate AFTER TRUNCATE ON export_history
+FOR EACH STATEMENT EXECUTE FUNCTION export_history_counts_truncate()""",
 )
 
 POSTGRESQL_DROP = (
     """DROP FUNCTION IF EXISTS export_history_counts_insert() CASCADE""",
     """DROP FUNCTION IF EXISTS export_history_counts_delete() CASCADE""",
     """DROP FUNCTION IF EXISTS export_history_counts_update() CASCADE""",
+    """DROP FUNCTION IF EXISTS export_history_counts_truncate() CASCADE""",
 )
 
 REBUILD_SQL = (

@@ -347,3 +347,14 @@ def test_runs_moving_in_opposite_directions_at_once_do_not_deadlock(factory):
         ("SALES", "csv", "PROCESSING", "MANUAL"): 1,
         ("SALES", "csv", "PENDING", "MANUAL"): 1,
     }
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL only: SQLite has no TRUNCATE")
+def test_truncating_the_runs_empties_their_counts(factory):
+    shop = factory.business("Truncated Shop")
+    db.session.execute(insert(ExportHistory.__table__), [_run(shop) for _ in range(4)])
+    db.session.commit()
+    assert sum(_kept(shop).values()) == 4
+    db.session.execute(text("TRUNCATE export_history CASCADE"))
+    db.session.commit()
+    assert _kept(shop) == {} and _mismatch() == {}
