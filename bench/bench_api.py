@@ -379,7 +379,7 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
             (
                 f"history list page {deep_page} filtered",
                 lambda: history.paginate(
-                    history.history_query(large, FILTERED),
+                    history.list_runs_query(large, FILTERED),
                     deep_page,
                     20,
                     lambda n: str(n),

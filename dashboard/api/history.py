@@ -49,9 +49,13 @@ def _history_or_404(history_id: uuid.UUID) -> ExportHistory:
 def list_history():
     params = validate_history_params(request.args)
     business = api_business()
-    stmt = service.history_query(business, params)
+    stmt = service.list_runs_query(business, params)
     count = service.count_history(business, params)
-    return paginate(stmt, params["page"], params["page_size"], history_to_dict, count=count)
+    return paginate(stmt, params["page"], params["page_size"], _present_listed, count=count)
+
+
+def _present_listed(row) -> dict:
+    return history_to_dict(service.ListedRun(row))
 
 
 @route(bp, "/statistics/", ["GET"])

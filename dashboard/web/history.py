@@ -106,7 +106,7 @@ def _list_context() -> dict[str, Any]:
     business = require_business()
     params, param_errors = _params()
     page = paginate(
-        service.history_query(business, params),
+        service.list_runs_query(business, params),
         params["page"],
         PAGE_SIZE,
         count=service.count_history(business, params),
@@ -114,7 +114,7 @@ def _list_context() -> dict[str, Any]:
     args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
     return {
         "business": business,
-        "runs": [run_view(h) for h in page.items],
+        "runs": [run_view(service.ListedRun(row)) for row in page.items],
         "page": page,
         "args": args,
         "filtered": bool(args),

@@ -7,12 +7,20 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from dashboard.automation.runner import _claim_durability
 from dashboard.extensions import db
 from dashboard.models import ExportHistory
-from dashboard.services.history import DEFERRED_JOIN_OFFSET, history_query, page_items, paginate
+from dashboard.services.history import (
+    DEFERRED_JOIN_OFFSET,
+    ListedRun,
+    history_query,
+    list_runs_query,
+    page_items,
+    paginate,
+)
+from dashboard.services.presenters import history_to_dict
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ROWS = DEFERRED_JOIN_OFFSET + 60
@@ -76,3 +84,31 @@ def test_claims_commit_without_waiting_for_the_wal_and_give_the_setting_back(app
         with pytest.raises(RuntimeError), _claim_durability(connection):
             raise RuntimeError("a claim failed half way")
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+@pytest.mark.parametrize(
+    "filters, offsets",
+    [({}, (0, DEFERRED_JOIN_OFFSET + 25)), ({"status": "FAILED", "export_type": "CUSTOMERS"}, (0, 20))],
+)
+def test_listed_rows_are_the_runs_the_orm_lists(many_runs, filters, offsets, factory):
+    """The lists read plain rows (`list_runs_query`, `ListedRun`); a page of them presents exactly
+    as the same page of ExportHistory objects does, deep pages and joined names included."""
+    user = factory.user(many_runs.business, role="manager", name="Lister")
+    db.session.execute(
+        update(ExportHistory)
+        .where(
+            ExportHistory.business_id == many_runs.business.id,
+            ExportHistory.created_at < NOW - timedelta(hours=100),
+        )
+        .values(user_id=user.id)
+    )
+    db.session.commit()
+    orm = history_query(many_runs.business, filters)
+    rows = list_runs_query(many_runs.business, filters)
+    seen = []
+    for offset in offsets:
+        listed = [history_to_dict(ListedRun(row)) for row in page_items(rows, 20, offset)]
+        expected = [history_to_dict(h) for h in page_items(orm, 20, offset)]
+        assert listed == expected and len(listed) == 20, (filters, offset)
+        seen += listed
+    assert any(item["user_name"] == "Lister" for item in seen)  # the joined name, read as a row
