@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "INTERRUPTED_MESSAGE",
     "NEVER_STARTED_MESSAGE",
+    "POLL_COLUMNS",
     "ClaimLost",
     "ScheduledExportRunner",
     "describe_error",
@@ -408,6 +409,24 @@ class _Run:
         return row is not None and row.status == STATUS_COMPLETED and row.file_path == stored_path
 
 
+# What a poll reads of each due schedule: enough to claim it and compute its next occurrence.
+POLL_COLUMNS = (
+    ExportSchedule.id,
+    ExportSchedule.next_run_at,
+    ExportSchedule.business_id,
+    ExportSchedule.name,
+    ExportSchedule.export_type,
+    ExportSchedule.format,
+    ExportSchedule.filters,
+    ExportSchedule.frequency,
+    ExportSchedule.hour,
+    ExportSchedule.minute,
+    ExportSchedule.day_of_week,
+    ExportSchedule.day_of_month,
+    ExportSchedule.week_of_month,
+    ExportSchedule.timezone,
+)
+
 # The occurrence claim (see the module docstring), built once: a poll that finds 1,000 due
 # schedules runs it 1,000 times.
 _schedules = ExportSchedule.__table__
@@ -562,22 +581,7 @@ class ScheduledExportRunner:
         after: tuple[datetime, uuid.UUID] | None = None
         while True:
             query = (
-                select(
-                    ExportSchedule.id,
-                    ExportSchedule.next_run_at,
-                    ExportSchedule.business_id,
-                    ExportSchedule.name,
-                    ExportSchedule.export_type,
-                    ExportSchedule.format,
-                    ExportSchedule.filters,
-                    ExportSchedule.frequency,
-                    ExportSchedule.hour,
-                    ExportSchedule.minute,
-                    ExportSchedule.day_of_week,
-                    ExportSchedule.day_of_month,
-                    ExportSchedule.week_of_month,
-                    ExportSchedule.timezone,
-                )
+                select(*POLL_COLUMNS)
                 # `= true` (not `IS true`) so PostgreSQL can use the (is_active, next_run_at) index.
                 .where(ExportSchedule.is_active == true(), ExportSchedule.next_run_at <= now)
                 .order_by(ExportSchedule.next_run_at, ExportSchedule.id)

@@ -16,6 +16,7 @@ from dashboard.automation.calculator import ScheduleCalculator
 from dashboard.automation.runner import (
     INTERRUPTED_MESSAGE,
     NEVER_STARTED_MESSAGE,
+    POLL_COLUMNS,
     ScheduledExportRunner,
     _Run,
     describe_error,
@@ -493,22 +494,7 @@ def test_a_claimed_run_is_the_same_row_whichever_path_wrote_it(app, shop):
     assert runner.claim_due_schedules(now)["claimed"] == 1
     db.session.execute(update(ExportSchedule).where(ExportSchedule.id == second.id).values(is_active=True))
     db.session.commit()
-    row = db.session.execute(
-        select(*[getattr(ExportSchedule, k) for k in ("id", "next_run_at", "business_id", "name")])
-        .add_columns(
-            ExportSchedule.export_type,
-            ExportSchedule.format,
-            ExportSchedule.filters,
-            ExportSchedule.frequency,
-            ExportSchedule.hour,
-            ExportSchedule.minute,
-            ExportSchedule.day_of_week,
-            ExportSchedule.day_of_month,
-            ExportSchedule.week_of_month,
-            ExportSchedule.timezone,
-        )
-        .where(ExportSchedule.id == second.id)
-    ).one()
+    row = db.session.execute(select(*POLL_COLUMNS).where(ExportSchedule.id == second.id)).one()
     db.session.rollback()
     with db.engine.connect() as connection:
         assert runner._claim_one(connection, row, now) == "claimed"
