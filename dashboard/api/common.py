@@ -262,6 +262,14 @@ def page_url(page: int | None) -> str | None:
     return f"{request.base_url}?{urlencode(params)}"
 
 
+def cursor_url(cursor: str) -> str:
+    """This request's absolute URL moved to `cursor`: page and any old cursor dropped, every
+    other parameter (filters, page_size) kept."""
+    params = [(key, value) for key, value in request.args.items(multi=True) if key not in ("page", "cursor")]
+    params.append(("cursor", cursor))
+    return f"{request.base_url}?{urlencode(params)}"
+
+
 def _page_not_found(error: PageNotFound):
     # Page 1 always exists, empty or not; a page past the end is a 404.
     return error_body(404, str(error) or "There is no such page.")

@@ -12,8 +12,8 @@ from dashboard.api.common import (
     api_blueprint,
     api_business,
     api_user,
+    cursor_url,
     error_body,
-    paginate,
     route,
 )
 from dashboard.automation.runner import ScheduledExportRunner
@@ -51,7 +51,7 @@ def list_history():
     business = api_business()
     stmt = service.list_runs_query(business, params)
     count = service.count_history(business, params)
-    return paginate(stmt, params["page"], params["page_size"], _present_listed, count=count)
+    return jsonify(service.paginate_runs(stmt, params, cursor_url, _present_listed, count))
 
 
 def _present_listed(row) -> dict:

@@ -566,6 +566,16 @@ PAGE_PARAMETERS = [
     },
 ]
 
+CURSOR_PARAMETER = {
+    "name": "cursor",
+    "in": "query",
+    "schema": {"type": "string", "maxLength": 200},
+    "description": (
+        "An opaque position from a list's `next` or `previous` link (the links carry one): the "
+        "page after or before it, as cheap deep as on page 1. Not sent together with `page`."
+    ),
+}
+
 ID_PARAMETER = {"name": "id", "in": "path", "required": True, "schema": _UUID}
 
 RESPONSES = {
@@ -785,7 +795,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                         _ref("PaginatedHistory"), "A page of runs, newest first (no error_traceback)."
                     )
                 },
-                parameters=[*HISTORY_FILTERS, *PAGE_PARAMETERS],
+                parameters=[*HISTORY_FILTERS, *PAGE_PARAMETERS, CURSOR_PARAMETER],
                 paginated=True,
             )
         },

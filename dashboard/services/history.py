@@ -31,6 +31,13 @@ from dashboard.models.history_counts import COUNTED_COLUMNS, REBUILD_SQL, Export
 from dashboard.models.pos import Business, User
 from dashboard.models.types import GUID, UTCDateTime
 from dashboard.services.errors import PageNotFound
+from dashboard.services.keyset import (
+    Cursor,
+    CursorPage,
+    cursor_page,
+    encode_cursor,
+    neighbours_of_offset_page,
+)
 from dashboard.services.validation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from dashboard.tenancy import get_scoped
 
@@ -45,6 +52,8 @@ __all__ = [
     "local_day_start",
     "page_items",
     "paginate",
+    "paginate_runs",
+    "runs_page",
     "recent_history",
     "statistics",
 ]
@@ -269,6 +278,46 @@ def paginate(
         "previous": url_for_page(page - 1) if page > 1 else None,
         "results": [present(item) for item in items] if present else items,
     }
+
+
+def paginate_runs(
+    stmt: Select,
+    params: dict[str, Any],
+    url_for_cursor: Callable[[str], str],
+    present: Callable[[Any], Any],
+    count: int,
+) -> dict[str, Any]:
+    """{"count", "next", "previous", "results"} for one page of a run list (`list_runs_query`),
+    by `params["cursor"]` when a link carried one, else by `params["page"]`. The next and
+    previous links always carry cursors (see services/keyset.py): a client walking a list
+    never pays for the rows it skipped. A page number past the end raises PageNotFound."""
+    page_size = max(1, min(int(params.get("page_size") or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    found = runs_page(stmt, params.get("page") or 1, params.get("cursor"), page_size, count)
+    return {
+        "count": count,
+        "next": url_for_cursor(encode_cursor(found.next)) if found.next else None,
+        "previous": url_for_cursor(encode_cursor(found.previous)) if found.previous else None,
+        "results": [present(row) for row in found.items],
+    }
+
+
+def runs_page(stmt: Select, page: int, cursor: Cursor | None, page_size: int, count: int) -> CursorPage:
+    """One page of a run list (rows of `list_runs_query`) with its neighbours' cursors: by cursor
+    when there is one, else page `page` by OFFSET. A page number past the end raises
+    PageNotFound (page 1 of an empty list is an empty page)."""
+
+    def read(query: Select) -> list[Any]:
+        return list(db.session.execute(query))
+
+    if cursor is not None:
+        return cursor_page(stmt, cursor, page_size, read)
+    page = max(1, int(page))
+    offset = (page - 1) * page_size
+    if page > 1 and offset >= count:
+        raise PageNotFound(f"Page {page} is past the end ({count} results).")
+    rows = page_items(stmt, page_size, offset)
+    nxt, previous = neighbours_of_offset_page(stmt, rows, page, page_size, count)
+    return CursorPage(rows, page, nxt, previous)
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from dashboard.automation.calculator import Timing, timing_of
 from dashboard.exports.filters import FILTER_FIELDS, FilterValidationError, validate_filters
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
 from dashboard.services.errors import NON_FIELD, ErrorCollector, ValidationError
+from dashboard.services.keyset import InvalidCursor, decode_cursor
 
 __all__ = [
     "DEFAULT_MAX_RECIPIENTS",
@@ -153,6 +154,8 @@ MSG_COUNT = f"Enter a count from 1 to {MAX_PREVIEW_COUNT}."
 MSG_FROM_NAME_LONG = "The sender name must be at most 255 characters."
 MSG_FROM_NAME_LINES = "The sender name must be a single line."
 MSG_PAGE = "Enter a page number of 1 or more."
+MSG_CURSOR = "This cursor is not valid: follow the list's next or previous link, or ask for a page."
+MSG_CURSOR_AND_PAGE = "Send either page or cursor, not both."
 MSG_PAGE_SIZE = "Enter a page size of 1 or more."
 MSG_DATE = "Enter a date as YYYY-MM-DD, for example 2024-03-15."
 MSG_END_BEFORE_START = "The end date must be on or after the start date."
@@ -811,8 +814,9 @@ def _date_param(errors: ErrorCollector, field: str, value: Any) -> date | None:
 
 def validate_history_params(args: Mapping[str, Any]) -> dict[str, Any]:
     """History list parameters -> {"export_type", "format", "status", "trigger", "schedule_id"
-    (UUID), "start_date", "end_date" (dates), "page", "page_size"}; absent ones are None.
-    `page_size` defaults to 20 and is clamped to 100. Empty values count as absent."""
+    (UUID), "start_date", "end_date" (dates), "page", "page_size", "cursor" (a keyset Cursor)};
+    absent ones are None. `page_size` defaults to 20 and is clamped to 100. Empty values count as
+    absent. A cursor comes from a list's next/previous link; it and `page` exclude each other."""
     errors = ErrorCollector()
     result: dict[str, Any] = dict.fromkeys(
         ("export_type", "format", "status", "trigger", "schedule_id", "start_date", "end_date")
@@ -837,6 +841,15 @@ def validate_history_params(args: Mapping[str, Any]) -> dict[str, Any]:
     if result["start_date"] and result["end_date"] and result["start_date"] > result["end_date"]:
         errors.add("end_date", MSG_END_BEFORE_START)
     result.update(_pagination(errors, args))
+    result["cursor"] = None
+    if (raw := _param(args, "cursor")) is not None:
+        if _param(args, "page") is not None:
+            errors.add("cursor", MSG_CURSOR_AND_PAGE)
+        else:
+            try:
+                result["cursor"] = decode_cursor(raw)
+            except InvalidCursor:
+                errors.add("cursor", MSG_CURSOR)
     errors.raise_if_any()
     return result
 

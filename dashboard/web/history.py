@@ -31,7 +31,8 @@ from dashboard.services.downloads import (
     STORAGE_UNAVAILABLE_MESSAGE,
     send_export_file,
 )
-from dashboard.services.errors import NotPossible, ValidationError
+from dashboard.services.errors import NotPossible, PageNotFound, ValidationError
+from dashboard.services.keyset import CursorPage, encode_cursor
 from dashboard.services.presenters import STATUS_LABELS, TRIGGER_LABELS, history_to_dict
 from dashboard.services.validation import validate_history_params
 from dashboard.tenancy import require_business
@@ -43,7 +44,6 @@ from dashboard.web.common import (
     render_page,
     toast,
 )
-from dashboard.web.pagination import paginate
 from dashboard.web.runs import runner
 
 bp = Blueprint("history", __name__, url_prefix="/history")
@@ -92,7 +92,7 @@ def run_view(history: ExportHistory, detail: bool = False) -> dict[str, Any]:
 
 
 def _params() -> tuple[dict[str, Any], dict[str, list[str]]]:
-    args = {key: request.args.get(key, "") for key in (*FILTERS, "page")}
+    args = {key: request.args.get(key, "") for key in (*FILTERS, "page", "cursor")}
     try:
         return validate_history_params(args), {}
     except ValidationError as exc:
@@ -105,17 +105,19 @@ def _params() -> tuple[dict[str, Any], dict[str, list[str]]]:
 def _list_context() -> dict[str, Any]:
     business = require_business()
     params, param_errors = _params()
-    page = paginate(
-        service.list_runs_query(business, params),
-        params["page"],
-        PAGE_SIZE,
-        count=service.count_history(business, params),
-    )
+    count = service.count_history(business, params)
+    stmt = service.list_runs_query(business, params)
+    try:
+        found = service.runs_page(stmt, params["page"], params["cursor"], PAGE_SIZE, count)
+    except PageNotFound:
+        # A page past the end (runs were cleaned up since the link was made): the last page.
+        last = max(1, -(-count // PAGE_SIZE))
+        found = service.runs_page(stmt, last, None, PAGE_SIZE, count)
     args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
     return {
         "business": business,
-        "runs": [run_view(service.ListedRun(row)) for row in page.items],
-        "page": page,
+        "runs": [run_view(service.ListedRun(row)) for row in found.items],
+        "page": RunsPager(found, count, PAGE_SIZE),
         "args": args,
         "filtered": bool(args),
         "param_errors": param_errors,
@@ -127,6 +129,18 @@ def _list_context() -> dict[str, Any]:
             "schedule_id": schedule_service.schedule_names(business),
         },
     }
+
+
+class RunsPager:
+    """What the pager under the history table shows: "Newer"/"Older" links carrying cursors, and
+    "Page X of Y" from the kept counts (a cursor knows which page it leads to)."""
+
+    def __init__(self, found: CursorPage, total: int, page_size: int) -> None:
+        self.total = total
+        self.pages = max(1, -(-total // page_size))
+        self.page = min(found.page, self.pages)
+        self.newer = encode_cursor(found.previous) if found.previous else None
+        self.older = encode_cursor(found.next) if found.next else None
 
 
 @bp.route("/")

@@ -591,6 +591,7 @@ def test_history_params_parsed():
         "end_date": date(2024, 3, 1),
         "page": 3,
         "page_size": 100,
+        "cursor": None,
     }
 
 

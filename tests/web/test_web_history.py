@@ -86,6 +86,35 @@ def test_history_pages(owner, tenant, make_run):
     assert second.count('<tr id="run-') == 5 and "← Newer" in second
 
 
+def test_history_pages_move_by_cursor_and_keep_the_filters(owner, tenant, make_run):
+    import html
+    import re
+
+    for n in range(45):
+        make_run(tenant.business, schedule_name=f"Run {n}", status="FAILED" if n % 9 == 0 else "COMPLETED")
+    first = owner.get("/history/?status=COMPLETED").get_data(as_text=True)
+    assert "Page 1 of 2 · 40 in all" in first and "← Newer" not in first
+
+    def link(body: str, label: str) -> str:
+        found = re.search(r'<a class="btn btn-small" href="([^"]+)"[^>]*>' + re.escape(label), body)
+        assert found, label
+        return html.unescape(found.group(1))
+
+    older = link(first, "Older →")
+    assert "status=COMPLETED" in older and "cursor=" in older and "page=" not in older
+    second = owner.get(older, headers=HX).get_data(as_text=True)
+    assert second.count('<tr id="run-') == 20 and "Page 2 of 2" in second and "Older →" not in second
+    rows = set(re.findall(r'<tr id="run-([^"]+)"', first)) | set(re.findall(r'<tr id="run-([^"]+)"', second))
+    assert len(rows) == 40
+    back = owner.get(link(second, "← Newer"), headers=HX).get_data(as_text=True)
+    assert "Page 1 of 2" in back and re.findall(r'<tr id="run-([^"]+)"', back) == re.findall(
+        r'<tr id="run-([^"]+)"', first
+    )
+    # A cursor that was edited is said and ignored: the first page shows.
+    bad = owner.get("/history/?cursor=garbage").get_data(as_text=True)
+    assert "This cursor is not valid" in bad and "Page 1 of 3" in bad
+
+
 def test_empty_history_says_what_to_do(owner):
     body = owner.get("/history/").get_data(as_text=True)
     assert "Nothing has run yet." in body and 'href="/exports/new"' in body
