@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import os
 import random
@@ -39,7 +40,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from bench.common import (
     RESULTS_DIR,
@@ -530,11 +531,29 @@ def login_cookie(port: int) -> str:
         connection.close()
 
 
-def scenarios(deep_page: int) -> list[tuple[str, str, str]]:
-    """(name, path, credential: none | token | cookie)."""
+def _cursor_path(port: int, path: str, headers: dict[str, str], page_html: bool) -> str:
+    """The path of the link a page gives to the page after it (the API's `next`, the /history
+    page's "Older"): what a client walking the list requests."""
+    status, _, body = http_get(port, path, headers)
+    if status != 200:
+        raise RuntimeError(f"{path} answered {status}")
+    if page_html:
+        found = re.search(rb'<a class="btn btn-small" href="([^"]+)"[^>]*>Older', body)
+        if found is None:
+            raise RuntimeError(f"{path} has no Older link")
+        return html.unescape(found.group(1).decode())
+    link = json.loads(body)["next"]
+    parts = urlsplit(link)
+    return f"{parts.path}?{parts.query}"
+
+
+def scenarios(deep_page: int, port: int | None = None, token: str = "", cookie: str = "") -> list:
+    """(name, path, credential: none | token | cookie). With a served port, the deep pages are
+    also requested as a client walking the list reaches them: by the cursor of the page before's
+    next/Older link (those are the judged deep rows; the `?page=N` OFFSET ones are shown)."""
     api = "/api/reports/automation/history/"
     filtered = urlencode(FILTERED)
-    return [
+    rows = [
         ("/healthz", "/healthz", "none"),
         ("API list page 1", f"{api}?page=1", "token"),
         ("API list page 1, filtered", f"{api}?{filtered}&page=1", "token"),
@@ -544,6 +563,27 @@ def scenarios(deep_page: int) -> list[tuple[str, str, str]]:
         ("/history page 1", "/history/", "cookie"),
         (f"/history page {deep_page}, filtered", f"/history/?{filtered}&page={deep_page}", "cookie"),
     ]
+    if port is not None:
+        bearer = {"Authorization": f"Bearer {token}"}
+        before = deep_page - 1
+        rows += [
+            (
+                f"API list page {deep_page} by cursor",
+                _cursor_path(port, f"{api}?page={before}", bearer, False),
+                "token",
+            ),
+            (
+                f"API list page {deep_page}, filtered, by cursor",
+                _cursor_path(port, f"{api}?{filtered}&page={before}", bearer, False),
+                "token",
+            ),
+            (
+                f"/history page {deep_page}, filtered, by cursor",
+                _cursor_path(port, f"/history/?{filtered}&page={before}", {"Cookie": cookie}, True),
+                "cookie",
+            ),
+        ]
+    return rows
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -748,10 +788,11 @@ def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int =
             entry["error"] = str(exc)
             continue
         try:
+            cookie = login_cookie(server.port)
             plan = {
                 "token": prepared["token"],
-                "cookie": login_cookie(server.port),
-                "scenarios": scenarios(sizes["deep_page"]),
+                "cookie": cookie,
+                "scenarios": scenarios(sizes["deep_page"], server.port, prepared["token"], cookie),
                 "concurrency": concurrency,
                 "requests": sizes["requests"],
                 "rounds": 2,
@@ -787,7 +828,9 @@ def run(databases: list[str], quick: bool, concurrency: int = 20, workers: int =
 
 
 def _latency_targeted(name: str) -> bool:
-    return name not in ("/healthz", STATISTICS_SCENARIO)
+    # An OFFSET deep page (`?page=500`) is shown: clients reach deep pages by the links' cursors.
+    offset_deep = re.fullmatch(r"(API list|/history) page (?!1\b)\d+(, filtered)?", name)
+    return name not in ("/healthz", STATISTICS_SCENARIO) and not offset_deep
 
 
 def _cpu_detail(figure: dict, health: dict) -> str:
