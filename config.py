@@ -85,6 +85,9 @@ class Config:
     EXPORT_WORK_DIR = os.environ.get("EXPORT_WORK_DIR") or None
     PDF_MAX_ROWS = _int("PDF_MAX_ROWS", 50_000)  # bench_exports: 50k rows ~8,000 rows/s, 156 MB peak
     DOWNLOAD_LINK_TTL_DAYS = _int("DOWNLOAD_LINK_TTL_DAYS", 7)
+    # How long a worker may reuse a business's statistics while its history counts stay the same
+    # (services/statistics.py); 0 computes them on every request.
+    STATISTICS_CACHE_SECONDS = _int("STATISTICS_CACHE_SECONDS", 30)
     MAX_RECIPIENTS = _int("MAX_RECIPIENTS", 50)
     API_MAX_BODY_KB = _int("API_MAX_BODY_KB", 256)
     # Every other request (pages, forms, the sign-in): no form here is near 1 MB, and without a cap
@@ -157,6 +160,7 @@ class TestConfig(Config):
     MAIL_SUPPRESS_SEND = True
     RATELIMIT_ENABLED = False
     BASE_URL = "http://localhost"
+    STATISTICS_CACHE_SECONDS = 0
 
 
 def config_for_environment() -> type[Config]:

@@ -353,6 +353,7 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
     from dashboard.extensions import db
     from dashboard.models.pos import Business
     from dashboard.services import history
+    from dashboard.services import statistics as statistics_service
 
     app = _app(url)
     result: dict = {"explain": {}}
@@ -360,7 +361,7 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
         large = db.session.scalar(select(Business).where(Business.name == LARGE_NAME))
         typical = db.session.scalar(select(Business).where(Business.name == "Bench API 0042"))
         for label, business in (("typical", typical), ("large", large)):
-            times = _timed(lambda b=business: history.statistics(b), repeat)
+            times = _timed(lambda b=business: statistics_service.statistics(b, now=datetime.now(UTC)), repeat)
             floor = _timed(
                 lambda b=business: db.session.execute(
                     text("SELECT count(*) FROM export_history WHERE business_id = :b"),
@@ -376,7 +377,7 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
         # The plans of what the statistics and the list (page 500, filtered) really send.
         connection = db.session.connection()
         for label, call in (
-            ("statistics", lambda: history.statistics(large)),
+            ("statistics", lambda: statistics_service.statistics(large, now=datetime.now(UTC))),
             (
                 f"history list page {deep_page} filtered",
                 lambda: history.paginate(

@@ -21,6 +21,7 @@ from dashboard.automation.storage import ExportFileNotFound, StorageError, Stora
 from dashboard.models.automation import SUCCESS_STATUSES, ExportHistory
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import history as service
+from dashboard.services import statistics as statistics_service
 from dashboard.services.downloads import (
     STORAGE_RETRY_AFTER_SECONDS,
     STORAGE_UNAVAILABLE_MESSAGE,
@@ -61,7 +62,7 @@ def _present_listed(row) -> dict:
 @route(bp, "/statistics/", ["GET"])
 @role_required(ROLE_OWNER)
 def statistics():
-    return jsonify(service.statistics(api_business()))
+    return jsonify(statistics_service.statistics(api_business()))
 
 
 @route(bp, "/recent/", ["GET"])

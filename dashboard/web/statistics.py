@@ -7,7 +7,7 @@ from flask_login import login_required
 
 from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
-from dashboard.services import history as service
+from dashboard.services import statistics as service
 from dashboard.tenancy import require_business, role_required
 from dashboard.web import charts
 from dashboard.web.common import render_page

@@ -15,10 +15,10 @@ from dashboard.services.history import (
     history_query,
     paginate,
     recent_history,
-    statistics,
 )
 from dashboard.services.presenters import history_to_dict, schedule_to_dict
 from dashboard.services.schedules import create_schedule
+from dashboard.services.statistics import statistics
 from dashboard.services.validation import validate_history_params
 from tests.services.service_helpers import add_run, utc, valid_schedule
 
