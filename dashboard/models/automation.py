@@ -139,7 +139,9 @@ class ExportHistory(db.Model):
             "created_at",
             "file_size",
         ),
-        Index("ix_export_history_schedule_status", "schedule_id", "status"),
+        # One schedule's runs, newest first (the history's schedule filter, its count, and a
+        # schedule's run log): index-only, no sort. (Revision 5c8e1f2a7b3d.)
+        Index("ix_export_history_schedule_created", "schedule_id", "business_id", "created_at", "id"),
         Index("ix_export_history_user_created", "user_id", "created_at"),
         Index("ix_export_history_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_export_history_status_retry", "status", "next_retry_at"),
