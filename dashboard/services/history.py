@@ -297,9 +297,9 @@ def runs_page(stmt: Select, page: int, cursor: Cursor | None, page_size: int, co
     def read(query: Select) -> list[Any]:
         return list(db.session.execute(query))
 
-    if count == 0:
+    if count == 0 and (cursor is not None or int(page) <= 1):
         # Nothing matches (the kept counts say so): a rare filter would otherwise walk the whole
-        # business's index looking for a first row.
+        # business's index looking for a first row. (Page 2 of nothing is still a 404 below.)
         return CursorPage([], 1, None, None)
     if cursor is not None:
         return cursor_page(stmt, cursor, page_size, read)

@@ -201,3 +201,11 @@ def test_a_deep_page_by_cursor_reads_only_its_rows(app, owner_api, tenant):
     for statement, parameters in reads:
         if "OFFSET" in statement.upper():
             assert list(parameters)[-1] == 0, statement
+
+
+def test_an_empty_list_has_an_empty_first_page_and_no_second(owner_api, tenant):
+    _runs(tenant, 2, status="COMPLETED")
+    empty = owner_api.get(f"{HISTORY}?status=FAILED")
+    assert empty.status_code == 200
+    assert empty.get_json() == {"count": 0, "next": None, "previous": None, "results": []}
+    assert owner_api.get(f"{HISTORY}?status=FAILED&page=2").status_code == 404
