@@ -21,8 +21,16 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _list(name: str) -> list[str]:
+    """A comma-separated variable as a list, blanks dropped."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # Old keys, still accepted (never used to sign) while a rotation settles: sessions, remember-me
+    # cookies and download links signed with them keep working until they are removed from here.
+    SECRET_KEY_FALLBACKS = _list("SECRET_KEY_FALLBACKS")
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'dashboard.sqlite3'}"
     )
@@ -106,6 +114,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # How long "keep me signed in" lasts, and the longest any sign-in lasts: checked on the server
+    # against the sign-in time in the session (dashboard/auth/sessions.py), not only by the cookie.
+    REMEMBER_COOKIE_DAYS = float(os.environ.get("REMEMBER_COOKIE_DAYS", 14))
 
     # Proxies in front of gunicorn that append X-Forwarded-For / X-Forwarded-Proto (nginx, a load
     # balancer: 1). Without it every client seems to come from the proxy's address, and the per-IP

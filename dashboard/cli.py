@@ -113,14 +113,30 @@ def create_token_command(email, business_name):
 @users_cli.command("revoke-tokens")
 @click.argument("email")
 def revoke_tokens_command(email):
-    """Revoke every API token of a user."""
+    """Revoke every API token of a user, and end their sessions."""
+    from dashboard.auth.sessions import end_sessions
     from dashboard.auth.tokens import revoke_tokens
 
     user = find_user(email)
     if user is None:
         fail(f"no user with e-mail {email}.")
+    end_sessions(user)  # committed by revoke_tokens
     count = revoke_tokens(user)
-    click.echo(f"Revoked {count} token(s) of {email}.")
+    click.echo(f"Revoked {count} token(s) of {email} and ended their sessions.")
+
+
+@users_cli.command("sign-out")
+@click.argument("email")
+def sign_out_command(email):
+    """End every session and remember-me cookie of a user (API tokens stay: see revoke-tokens)."""
+    from dashboard.auth.sessions import end_sessions
+
+    user = find_user(email)
+    if user is None:
+        fail(f"no user with e-mail {email}.")
+    end_sessions(user)
+    db.session.commit()
+    click.echo(f"Signed {user.email} out everywhere.")
 
 
 @demo_cli.command("seed")

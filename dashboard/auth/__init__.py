@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
+from datetime import timedelta
 
 from flask import Flask, g, request
 from sqlalchemy import select
 
+from dashboard.auth.sessions import parse_session_id, sign_in_is_current
 from dashboard.auth.tokens import membership_for_token
 from dashboard.extensions import db, login_manager
 from dashboard.models.pos import User
@@ -22,14 +23,17 @@ def bearer_token() -> str | None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    raw_id, _, version = (user_id or "").partition(":")
-    try:
-        parsed = uuid.UUID(raw_id)
-        version_number = int(version)
-    except (ValueError, TypeError):
+    """The session's (or remember-me cookie's) user, on every request: None once the person's
+    `session_version` moved on (signed out, password set again, ...) or the sign-in is older than
+    REMEMBER_COOKIE_DAYS."""
+    parsed = parse_session_id(user_id)
+    if parsed is None:
         return None
-    user = db.session.scalar(select(User).where(User.id == parsed))
-    if user is None or user.session_version != version_number:
+    user_uuid, version, signed_in_at = parsed
+    if not sign_in_is_current(signed_in_at):
+        return None
+    user = db.session.scalar(select(User).where(User.id == user_uuid))
+    if user is None or user.session_version != version:
         return None
     return user
 
@@ -52,6 +56,11 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    # Sessions and remember-me cookies carry the sign-in time (checked by load_user).
+    login_manager.id_attribute = "get_session_id"
+    # The cookie's expiry follows REMEMBER_COOKIE_DAYS (Flask-Login's default is a year); the server
+    # checks the same age itself, since a browser or a thief may ignore Expires.
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=float(app.config.get("REMEMBER_COOKIE_DAYS", 14)))
 
     from dashboard.auth.routes import bp
 

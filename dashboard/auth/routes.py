@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.auth.forms import LoginForm
+from dashboard.auth.sessions import end_sessions, safe_next
 from dashboard.extensions import db, limiter
 from dashboard.models.pos import User
 from dashboard.tenancy import active_memberships, switch_business
@@ -43,11 +42,7 @@ def _failed(response) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("home.index")
+    return safe_next(target) or url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -80,6 +75,13 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated and g.get("token_membership") is None:
+        # Signing out ends every copy of the session and the remember-me cookie, not just this
+        # browser's: the cookie is the browser's to keep, so the server stops accepting it.
+        user = db.session.get(User, current_user.id)
+        if user is not None:
+            end_sessions(user)
+            db.session.commit()
     logout_user()
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))

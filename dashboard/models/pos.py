@@ -57,7 +57,14 @@ class User(UserMixin, db.Model):
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
     def set_password(self, password: str) -> None:
+        # A password set again ends every session signed in with the old one.
+        if self.password_hash:
+            self.end_sessions()
         self.password_hash = generate_password_hash(password)
+
+    def end_sessions(self) -> None:
+        """End every session and remember-me cookie of this person (see dashboard/auth/sessions.py)."""
+        self.session_version = (self.session_version or 1) + 1
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
@@ -68,6 +75,11 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+    def get_session_id(self) -> str:  # Flask-Login's id_attribute: the id plus the sign-in time
+        from dashboard.auth.sessions import session_id
+
+        return session_id(self)
 
     @property
     def display_name(self) -> str:
