@@ -131,7 +131,14 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
+    # Sign-in throttling (dashboard/auth/throttle.py): failed sign-ins per (account, address) before
+    # that pair is refused; per account (all addresses) and per address (all accounts) before every
+    # attempt is slowed by LOGIN_SLOWDOWN_SECONDS, never refused: a stranger cannot lock a person out,
+    # and one office address does not lock out everyone behind it.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "30 per 5 minutes")
+    LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "100 per 5 minutes")
+    LOGIN_SLOWDOWN_SECONDS = float(os.environ.get("LOGIN_SLOWDOWN_SECONDS", 2))
 
     # Logs: "text" for people, "json" or "keyvalue" for log collectors (dashboard/logging_setup.py).
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dashboard.auth import throttle
 from dashboard.auth.forms import LoginForm
 from dashboard.auth.sessions import end_sessions, safe_next
-from dashboard.extensions import db, limiter
+from dashboard.errors import error_response
+from dashboard.extensions import db
 from dashboard.models.pos import User
 from dashboard.tenancy import active_memberships, switch_business
 
@@ -28,31 +30,27 @@ def _spend_a_password_check(password: str) -> None:
     check_password_hash(_dummy_hash, password)
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _email_key() -> str:
-    return "login-email:" + (request.form.get("email") or "").strip().lower()
-
-
-def _failed(response) -> bool:
-    # Only failed attempts count toward the limit; a successful sign-in redirects.
-    return response.status_code != 302
-
-
 def _safe_next(target: str | None) -> str:
     return safe_next(target) or url_for("home.index")
 
 
+def _too_many(retry_after: int):
+    response = make_response(error_response(429))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_email_key, deduct_when=_failed)
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     status = 200
+    if request.method == "POST":
+        verdict = throttle.check(request.form.get("email") or "")
+        if verdict.retry_after is not None:
+            return _too_many(verdict.retry_after)
+        throttle.slow_down(verdict)
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
@@ -61,9 +59,11 @@ def login():
         if user is None or not user.check_password(form.password.data):
             form.password.errors.append(GENERIC_LOGIN_ERROR)
             status = 401
+            throttle.record_failure(email)
         elif not user.is_active or not active_memberships(user):
             form.email.errors.append("This account is disabled or has no business. Ask the business's owner.")
             status = 403
+            throttle.record_failure(email)
         else:
             login_user(user, remember=form.remember.data)
             flash(f"Welcome back, {user.display_name}.", "success")
