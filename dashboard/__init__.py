@@ -98,6 +98,11 @@ def _check_production_settings(app: Flask) -> None:
             "SECRET_KEY must be set to a long random value in production "
             '(python -c "import secrets; print(secrets.token_hex(32))").'
         )
+    if app.config.get("ENV_NAME") == "production" and DEV_SECRET_KEY in (
+        app.config.get("SECRET_KEY_FALLBACKS") or ()
+    ):
+        # Accepting the published development key would let anyone sign a session.
+        raise RuntimeError("SECRET_KEY_FALLBACKS must not hold the development key in production.")
 
 
 def _configure_logging(app: Flask) -> None:

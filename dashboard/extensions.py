@@ -1,8 +1,10 @@
 """Extension singletons, bound to the app in create_app()."""
 
+import flask_login
+from flask import current_app, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login.utils import decode_cookie, encode_cookie
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -22,6 +24,22 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class LoginManager(flask_login.LoginManager):
+    """Flask-Login's, with remember-me cookies also accepted when signed with a key in
+    SECRET_KEY_FALLBACKS (Flask-Login checks SECRET_KEY only): a key rotation keeps people signed
+    in until the old key is removed. Such a cookie is signed again with the new key at once."""
+
+    def _load_user_from_remember_cookie(self, cookie):
+        if decode_cookie(cookie) is None:
+            for key in current_app.config.get("SECRET_KEY_FALLBACKS") or ():
+                payload = decode_cookie(cookie, key=key)
+                if payload is not None:
+                    cookie = encode_cookie(payload)
+                    session["_remember"] = "set"  # Flask-Login writes the cookie again
+                    break
+        return super()._load_user_from_remember_cookie(cookie)
 
 
 db = SQLAlchemy(model_class=Base)
