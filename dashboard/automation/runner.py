@@ -209,6 +209,18 @@ class _RunInfo:
     created_at: datetime
     filters: dict
     timezone: str
+    owner_view: bool = True  # made for an owner (else owner-only audit details are left out)
+
+
+def _made_for_an_owner(history: ExportHistory, schedule: ExportSchedule | None) -> bool:
+    """Whether the person a run is made for (who started it, else whoever made its schedule) is an
+    owner of its business now. Only the Audit Logs export differs by it (owner-only details)."""
+    if history.export_type != "AUDIT_LOGS":
+        return True
+    from dashboard.services.audit import is_owner_of
+
+    requester = history.user_id or (schedule.created_by_id if schedule is not None else None)
+    return is_owner_of(history.business_id, requester)
 
 
 # ------------------------------------------------------------------------------------ one run
@@ -269,6 +281,7 @@ class _Run:
             filters=dict(history.filters_applied or {}),
             timezone=(schedule.timezone if schedule is not None and schedule.timezone else business.timezone)
             or "UTC",
+            owner_view=_made_for_an_owner(history, schedule),
         )
         # Detach the business with its columns loaded: the exporter reads it during the long work,
         # and a lazy reload then would leave this session idle in a transaction for the whole
@@ -313,6 +326,7 @@ class _Run:
                 progress=self.progress,
                 out_dir=workdir,
                 pdf_max_rows=_config("PDF_MAX_ROWS"),
+                owner_view=info.owner_view,
             )
             db.session.rollback()  # the exporter's reads are over
             self.beat(result.record_count)  # still ours? (cheap, and saves a pointless upload)

@@ -80,11 +80,13 @@ def generate_export(
     progress: Callable[[int], None] | None = None,
     out_dir: Path | None = None,
     pdf_max_rows: int | None = None,
+    owner_view: bool = True,
 ) -> ExportResult:
     """Write one export of `business` to a temporary file in `out_dir` (default: the temp dir).
 
     Raises ValidationError (FilterValidationError) for a bad type, format or filters, before any
     file is created. `progress(records_written_so_far)` is called after every batch of rows.
+    `owner_view=False`: made for someone who is not an owner (owner-only audit details left out).
     """
     request = validate_export_request(export_type, fmt, filters)
     export_type, fmt = request["export_type"], request["format"]
@@ -94,7 +96,7 @@ def generate_export(
         now = now.replace(tzinfo=UTC)
     resolved = resolve_filters(export_type, request["filters"], tz, now)
 
-    dataset = get_dataset(export_type)
+    dataset = get_dataset(export_type).for_viewer(owner_view)
     writer_class = get_writer(fmt)
     columns = dataset.columns(resolved)
     max_rows = None

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import Response, send_file
+from flask import Response, has_request_context, request, send_file
 
 from dashboard.automation.delivery import CONTENT_TYPES
 from dashboard.automation.storage import ExportFileNotFound, get_storage
@@ -57,8 +57,12 @@ def open_export_file(history: ExportHistory) -> Path | BinaryIO:
 
 
 def send_export_file(history: ExportHistory, *, user_id, via: str, audit: bool = True) -> Response:
-    """Open the file first (errors propagate to the caller), then audit the download, then stream it."""
+    """Open the file first (errors propagate to the caller), then audit the download, then stream it.
+
+    A HEAD request downloads nothing and is never audited, whichever door it came through."""
     source = open_export_file(history)
+    if has_request_context() and request.method == "HEAD":
+        audit = False
     if audit:
         record_audit(
             history.business_id,

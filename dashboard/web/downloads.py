@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, make_response, render_template
 from flask_login import current_user
 
 from dashboard.automation.delivery import FORMAT_LABELS, TYPE_LABELS, local_time, size_display
@@ -24,6 +24,7 @@ from dashboard.automation.links import (
     load_download_token,
 )
 from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
+from dashboard.services.audit import is_member_of
 from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
 
 log = logging.getLogger(__name__)
@@ -87,18 +88,22 @@ def page(token: str):
     return _no_store(make_response(body, 200))
 
 
+def _member_id(history):
+    """Who opened the link, for the audit entry: the signed-in user only when they belong to the
+    run's business; anyone else is a holder of the link, as if not signed in (their name is no
+    business of that business's audit log)."""
+    if not current_user.is_authenticated:
+        return None
+    return current_user.id if is_member_of(history.business_id, current_user.id) else None
+
+
 @bp.route("/d/<token>/file")
 def file(token: str):
     history, reason = load_download_token(token)
     if reason != LINK_OK:
         return _unavailable(reason, history)
     try:
-        response = send_export_file(
-            history,
-            user_id=current_user.id if current_user.is_authenticated else None,
-            via="via e-mail link",
-            audit=request.method != "HEAD",
-        )
+        response = send_export_file(history, user_id=_member_id(history), via="via e-mail link")
     except ExportFileNotFound:
         return _unavailable(LINK_GONE, history)
     except StorageUnavailable:

@@ -30,6 +30,10 @@ class Dataset:
     def columns(self, filters: dict) -> list[Column]:
         raise NotImplementedError
 
+    def for_viewer(self, owner: bool) -> Dataset:
+        """The dataset as the person the export is made for may see it (owner or not)."""
+        return self
+
     def select(self, business: Business, filters: dict) -> Select:
         """The rows, in export order, one selected value per column (raw kinds, see columns.py)."""
         raise NotImplementedError
