@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify
 
 from dashboard.exports.filters import DATE_RANGES
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
+from dashboard.services.validation import READ_ONLY_SCHEDULE_FIELDS
 
 bp = Blueprint("api_openapi", __name__)
 
@@ -168,16 +169,27 @@ SCHEDULE = {
     },
 }
 
+# What GET returns besides the writable fields: sent back (a GET-modify-PUT) they are ignored.
+# Any other field is a 400 naming it (contract section 6), hence additionalProperties: false.
+_SCHEDULE_ECHOED: dict[str, Any] = {
+    name: {"readOnly": True, "description": "Returned by GET; ignored when sent back."}
+    for name in sorted(READ_ONLY_SCHEDULE_FIELDS)
+}
+UNKNOWN_FIELD_NOTE = ' An unknown field is a 400 naming it: `{"errors": {"recipents": ["Unknown field."]}}`.'
+
 SCHEDULE_CREATE = {
     "type": "object",
+    "description": "The schedule's writable fields." + UNKNOWN_FIELD_NOTE,
     "required": ["name", "export_type", "format", "frequency", "hour"],
-    "properties": deepcopy(_SCHEDULE_WRITABLE),
+    "properties": {**deepcopy(_SCHEDULE_WRITABLE), **deepcopy(_SCHEDULE_ECHOED)},
+    "additionalProperties": False,
 }
 
 SCHEDULE_PATCH = {
     "type": "object",
-    "description": "Any subset of the schedule's writable fields.",
-    "properties": deepcopy(_SCHEDULE_WRITABLE),
+    "description": "Any subset of the schedule's writable fields." + UNKNOWN_FIELD_NOTE,
+    "properties": {**deepcopy(_SCHEDULE_WRITABLE), **deepcopy(_SCHEDULE_ECHOED)},
+    "additionalProperties": False,
 }
 
 PREVIEW_REQUEST = {
@@ -188,6 +200,7 @@ PREVIEW_REQUEST = {
         "after": {**_DATETIME, "description": "ISO 8601; default now."},
         "count": {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
     },
+    "additionalProperties": False,
 }
 
 PREVIEW = {
@@ -209,6 +222,7 @@ TRIGGER_REQUEST = {
             "description": "Send the export to these addresses instead of the schedule's recipients.",
         },
     },
+    "additionalProperties": False,
 }
 
 ONE_OFF_REQUEST = {
@@ -220,6 +234,7 @@ ONE_OFF_REQUEST = {
         "filters": FILTERS_SCHEMA,
         "recipients": _EMAIL_LIST,
     },
+    "additionalProperties": False,
 }
 
 EMAIL_DELIVERY = {
@@ -415,8 +430,12 @@ NOTIFICATION_SETTINGS = {
 
 NOTIFICATION_UPDATE = {
     "type": "object",
-    "description": "PUT and PATCH both update only the fields sent.",
-    "properties": deepcopy(_NOTIFICATION_WRITABLE),
+    "description": "PUT and PATCH both update only the fields sent." + UNKNOWN_FIELD_NOTE,
+    "properties": {
+        **deepcopy(_NOTIFICATION_WRITABLE),
+        "updated_at": {"readOnly": True, "description": "Returned by GET; ignored when sent back."},
+    },
+    "additionalProperties": False,
 }
 
 ERROR = {

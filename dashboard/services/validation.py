@@ -106,8 +106,16 @@ READ_ONLY_SCHEDULE_FIELDS: frozenset[str] = frozenset(
         "status_display",
         "next_runs",
         "schedule_description",
+        "export_type_display",
+        "format_display",
+        "frequency_display",
+        "filters_display",
     }
 )
+MSG_UNKNOWN_FIELD = "Unknown field."
+# A body of thousands of unknown keys is answered with the first few, each name cut short.
+_MAX_UNKNOWN_NAMED = 10
+_UNKNOWN_NAME_LENGTH = 100
 
 _MISSING: Any = object()
 
@@ -374,6 +382,20 @@ def _require_object(data: object, what: str) -> Mapping:
     return data
 
 
+def check_unknown_fields(
+    errors: ErrorCollector, data: Mapping, known: Iterable[str], ignored: Iterable[str] = ()
+) -> None:
+    """Each top-level field that is neither `known` nor `ignored` is an error of its own
+    ("Unknown field."): a typo such as `recipents` must never be dropped silently (contract
+    section 6). At most a few are named, each cut short, beside a count of the rest."""
+    allowed = set(known) | set(ignored)
+    unknown = [key for key in data if key not in allowed]
+    for key in unknown[:_MAX_UNKNOWN_NAMED]:
+        errors.add(str(key)[:_UNKNOWN_NAME_LENGTH], MSG_UNKNOWN_FIELD)
+    if len(unknown) > _MAX_UNKNOWN_NAMED:
+        errors.add(NON_FIELD, f"{len(unknown) - _MAX_UNKNOWN_NAMED:,} more unknown fields.")
+
+
 # --------------------------------------------------------------------------------------------
 # Schedules
 
@@ -531,6 +553,7 @@ def validate_schedule(
     """
     data = _require_object(data, "schedule")
     errors = ErrorCollector()
+    check_unknown_fields(errors, data, SCHEDULE_FIELDS, READ_ONLY_SCHEDULE_FIELDS)
     values: dict[str, Any] = dict(current) if current is not None else _schedule_defaults(business_timezone)
     supplied: set[str] = set()
     for field in SCHEDULE_FIELDS:
@@ -620,6 +643,11 @@ def schedule_data_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
 # Trigger, one-off export, preview
 
 
+TRIGGER_FIELDS: tuple[str, ...] = ("send_email", "override_recipients")
+ONE_OFF_FIELDS: tuple[str, ...] = ("export_type", "format", "filters", "recipients")
+PREVIEW_FIELDS: tuple[str, ...] = (*TIMING_FIELDS, "after", "count")
+
+
 def validate_trigger(data: object) -> dict[str, Any]:
     """`{"send_email": bool = true, "override_recipients": [addresses] | null}`.
 
@@ -628,6 +656,7 @@ def validate_trigger(data: object) -> dict[str, Any]:
     """
     data = _require_object(data, "request")
     errors = ErrorCollector()
+    check_unknown_fields(errors, data, TRIGGER_FIELDS)
     send_email = True
     if "send_email" in data:
         send_email = clean_bool(errors, "send_email", data["send_email"])
@@ -640,6 +669,7 @@ def validate_one_off_export(data: object) -> dict[str, Any]:
     """`{"export_type", "format", "filters", "recipients"?}` for `POST /api/reports/exports/`."""
     data = _require_object(data, "export request")
     errors = ErrorCollector()
+    check_unknown_fields(errors, data, ONE_OFF_FIELDS)
     cleaned: dict[str, Any] = {}
     for field in ("export_type", "format"):
         if field in data:
@@ -689,6 +719,7 @@ def validate_preview(data: object, business_timezone: str, *, now: datetime | No
     """The timing fields (as on a schedule), `after` (ISO 8601, default now) and `count` (1-50, 5)."""
     data = _require_object(data, "preview request")
     errors = ErrorCollector()
+    check_unknown_fields(errors, data, PREVIEW_FIELDS)
     values = _schedule_defaults(business_timezone)
     for field in TIMING_FIELDS:
         if field in data:
@@ -734,12 +765,15 @@ NOTIFICATION_FIELDS: tuple[str, ...] = (
     "from_name",
     "reply_to_email",
 )
+# Returned by GET; sent back (a GET-modify-PUT), it is ignored like a schedule's read-only fields.
+NOTIFICATION_READ_ONLY_FIELDS: frozenset[str] = frozenset({"updated_at"})
 
 
 def validate_notification_settings(data: object, current: Mapping[str, Any]) -> dict[str, Any]:
     """Every notification field, cleaned; fields left out keep their `current` values."""
     data = _require_object(data, "notification settings")
     errors = ErrorCollector()
+    check_unknown_fields(errors, data, NOTIFICATION_FIELDS, NOTIFICATION_READ_ONLY_FIELDS)
     values = dict(current)
     for field in NOTIFICATION_FIELDS:
         if field not in data:

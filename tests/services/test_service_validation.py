@@ -245,16 +245,20 @@ def test_recipient_cap_follows_the_limit_given():
     assert errors.errors == {"recipients": ["At most 2 recipients."]}
 
 
-def test_read_only_and_unknown_fields_are_ignored():
+def test_read_only_fields_are_ignored_and_unknown_fields_refused():
     data = valid_schedule(
         id="x",
         next_run_at="2020-01-01T00:00:00Z",
         created_by_name="Eve",
         status_display="Active",
-        colour="red",
+        format_display="CSV",
     )
     cleaned = validate_schedule(data, TZ)
-    assert "id" not in cleaned and "colour" not in cleaned and "next_run_at" not in cleaned
+    assert "id" not in cleaned and "next_run_at" not in cleaned
+    # An unknown field is named (contract section 6): a typo is never dropped silently.
+    with pytest.raises(ValidationError) as caught:
+        validate_schedule(valid_schedule(colour="red"), TZ)
+    assert caught.value.errors == {"colour": ["Unknown field."]}
 
 
 @pytest.mark.parametrize(
@@ -412,7 +416,7 @@ def test_trigger_rule(data, field, message):
 
 def test_one_off_export():
     result = validate_one_off_export(
-        {"export_type": "inventory", "format": "PDF", "recipients": ["x@example.com"], "extra": 1}
+        {"export_type": "inventory", "format": "PDF", "recipients": ["x@example.com"]}
     )
     assert result == {
         "export_type": "INVENTORY",
@@ -420,6 +424,10 @@ def test_one_off_export():
         "filters": {},
         "recipients": ["x@example.com"],
     }
+    # An unknown field is a 400 naming it (contract section 6), no longer dropped.
+    assert errors_of(validate_one_off_export, {"export_type": "SALES", "format": "csv", "extra": 1})[
+        "extra"
+    ] == ["Unknown field."]
 
 
 @pytest.mark.parametrize(
