@@ -24,8 +24,8 @@ def bearer_token() -> str | None:
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """The session's (or remember-me cookie's) user, on every request: None once the person's
-    `session_version` moved on (signed out, password set again, ...) or the sign-in is older than
-    REMEMBER_COOKIE_DAYS."""
+    `session_version` moved on (signed out, password set again, ...), the account was switched
+    off, or the sign-in is older than REMEMBER_COOKIE_DAYS."""
     parsed = parse_session_id(user_id)
     if parsed is None:
         return None
@@ -33,7 +33,7 @@ def load_user(user_id: str) -> User | None:
     if not sign_in_is_current(signed_in_at):
         return None
     user = db.session.scalar(select(User).where(User.id == user_uuid))
-    if user is None or user.session_version != version:
+    if user is None or user.session_version != version or not user.is_active:
         return None
     return user
 

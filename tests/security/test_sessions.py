@@ -251,3 +251,10 @@ def test_next_on_this_site_is_followed(client, tenant, target):
     assert response.headers["Location"] == target
     assert _browser_reads(response.headers["Location"])[0] == "http://localhost"
     assert unquote(urlsplit(target).path).startswith("/")
+
+
+def test_a_switched_off_account_is_signed_out_at_once(app, kept, tenant):
+    user = db.session.get(User, tenant.owner.id)
+    user.is_active_user = False
+    db.session.commit()
+    _assert_ended(kept)
