@@ -153,3 +153,18 @@ def test_throttling_off_counts_nothing(app_factory, waits):
         assert _attempt(app, email, "wrong-password", "192.0.2.40") == 401
     assert _attempt(app, email, PASSWORD, "192.0.2.40") == 302
     assert waits == []
+
+
+def test_without_its_redis_sign_in_still_works_and_is_counted_in_the_process(app_factory, waits):
+    app = app_factory(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0",  # nothing listens there
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_KEY_PREFIX=f"down-{uuid.uuid4().hex[:8]}",
+        LOGIN_RATE_LIMIT="3 per minute",
+    )
+    with app.app_context():
+        email = Factory(app).user(Factory(app).business()).email
+    assert [_attempt(app, email, "wrong-password", "192.0.2.50") for _ in range(4)] == [401, 401, 401, 429]
+    assert _attempt(app, email, PASSWORD, "192.0.2.51") == 302
