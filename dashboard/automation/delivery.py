@@ -38,6 +38,14 @@ from sqlalchemy import and_, exists, func, or_, select, update
 
 from dashboard.automation import mailer
 from dashboard.automation.links import link_expires_at, make_download_url
+from dashboard.automation.quota import (
+    KIND_QUOTA,
+    Quota,
+    held_count,
+    notice_key,
+    notice_sent_since,
+    owner_addresses,
+)
 from dashboard.automation.storage import ExportFileNotFound, UnsafePathError, get_storage
 from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.extensions import db
@@ -58,7 +66,8 @@ from dashboard.models.automation import (
 )
 from dashboard.models.pos import ROLE_OWNER, Business, Membership, User
 from dashboard.models.types import utcnow
-from dashboard.services.notifications import get_settings
+from dashboard.services.addresses import domain_allowed, needs_smtputf8
+from dashboard.services.notifications import allowed_domains, get_settings
 from dashboard.services.presenters import TRIGGER_LABELS, file_size_display, local_display
 
 log = logging.getLogger(__name__)
@@ -67,6 +76,7 @@ KIND_EXPORT = "export"
 KIND_FAILURE = "failure"
 KIND_SUCCESS = "success"
 KIND_SUMMARY = "summary"
+# KIND_QUOTA ("quota"): the notice to owners that their business's mail is held (quota.py).
 
 TYPE_LABELS = EXPORT_TYPE_LABELS
 CONTENT_TYPES = {
@@ -657,22 +667,72 @@ def build_message(row: MailMessage, file_cache: dict | None = None) -> Message:
     return message
 
 
-def _claim(row: MailMessage, now: datetime) -> int | None:
-    """Take the row for one attempt: a conditional UPDATE on its (status, attempts) as read."""
+def _claim(row: MailMessage, now: datetime, quota: Quota | None = None) -> int | None:
+    """Take the row for one attempt: a conditional UPDATE on its (status, attempts) as read. With
+    `quota` (the row takes a daily slot), the same UPDATE takes the slot only if one is free."""
     attempt = (row.attempts or 0) + 1
+    conditions = [
+        MailMessage.id == row.id,
+        MailMessage.status == row.status,
+        MailMessage.attempts == (row.attempts or 0),
+        MailMessage.status.in_((MAIL_PENDING, MAIL_SENDING)),
+    ]
+    values: dict = {"status": MAIL_SENDING, "attempts": attempt, "next_attempt_at": now + sending_lease()}
+    if quota is not None:
+        quota.lock(row.business_id)
+        conditions += [MailMessage.counted_at.is_(None), quota.window_condition(row.business_id, now)]
+        values.update(counted_at=now, held_reason="")
+    result = db.session.execute(
+        update(MailMessage).where(*conditions).values(**values).execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return attempt if result.rowcount == 1 else None
+
+
+def _refusal(row: MailMessage, domains: dict[uuid.UUID, list[str]]) -> str:
+    """Why this row must not be handed to the mail server at all (then it fails for good, never
+    retried), or "". Checked at every send, whatever was checked when the recipients were saved."""
+    if needs_smtputf8(row.recipient):
+        return (
+            "Not sent: the address has letters before the @ that are not ASCII, so it needs SMTPUTF8, "
+            "which this service does not use. Replace it with an ASCII address; it is not retried."
+        )
+    if row.kind == KIND_QUOTA:
+        return ""
+    if row.business_id not in domains:
+        domains[row.business_id] = allowed_domains(row.business_id)
+    allowed = domains[row.business_id]
+    if not domain_allowed(row.recipient, allowed):
+        return (
+            f"Not sent: {row.recipient} is outside the domains this business allows "
+            f"({', '.join(allowed)}). Change the recipients, or the allowed domains in the notification "
+            "settings."
+        )
+    return ""
+
+
+def _refuse(row: MailMessage, reason: str) -> bool:
     result = db.session.execute(
         update(MailMessage)
         .where(
             MailMessage.id == row.id,
-            MailMessage.status == row.status,
-            MailMessage.attempts == (row.attempts or 0),
             MailMessage.status.in_((MAIL_PENDING, MAIL_SENDING)),
+            MailMessage.attempts == (row.attempts or 0),
         )
-        .values(status=MAIL_SENDING, attempts=attempt, next_attempt_at=now + sending_lease())
+        .values(status=MAIL_FAILED, next_attempt_at=None, last_error=reason, held_reason="")
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return attempt if result.rowcount == 1 else None
+    return result.rowcount == 1
+
+
+def _hold_reason(business_id: uuid.UUID, limit: int, until: datetime) -> str:
+    business = db.session.get(Business, business_id)
+    when = local_time(until, business) if business is not None else until.strftime("%d %b %Y, %H:%M UTC")
+    return (
+        f"Held: this business reached its daily limit of {limit} e-mails (a rolling 24 hours); "
+        f"it will be sent from {when}."
+    )
 
 
 def _finish(row_id: uuid.UUID, attempt: int, **values) -> bool:
@@ -698,7 +758,9 @@ def _record(row: MailMessage, attempt: int, outcome: mailer.RecipientResult, now
         # Stays `sending` until its lease ends; then it is retried with the same Message-ID.
         _finish(row.id, attempt, next_attempt_at=now + sending_lease(), last_error=outcome.error)
         return "uncertain"
-    if now - _aware(row.created_at) >= give_up_after():
+    # A held mail's 48 hours start when it is first tried, not when it was queued.
+    started = row.counted_at or (now if row.held_reason else row.created_at)
+    if now - _aware(started) >= give_up_after():
         _finish(
             row.id,
             attempt,
@@ -750,6 +812,8 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
     touched: set[uuid.UUID] = set()
     file_cache: dict = {}
     rendered: dict = {}  # the last rendered message: (content key, recipient, message id, bytes)
+    quota = Quota()
+    domains: dict[uuid.UUID, list[str]] = {}
     with mailer.open_transport() as transport:
         for index, row_id in enumerate(row_ids):
             row = db.session.get(MailMessage, row_id, populate_existing=True)
@@ -758,8 +822,31 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
             due_at = _aware(row.next_attempt_at) if row.next_attempt_at else None
             if due_at is not None and due_at > now:
                 continue
-            attempt = _claim(row, now)
+            refusal = _refusal(row, domains)
+            if refusal:
+                if _refuse(row, refusal):
+                    stats["failed"] += 1
+                    if row.history_id:
+                        touched.add(row.history_id)
+                continue
+            counts = quota.counts(row)
+            if counts and row.business_id in quota.full_until:
+                until = quota.full_until[row.business_id]
+                if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
+                    stats["held"] += 1
+                    if row.history_id:
+                        touched.add(row.history_id)
+                continue
+            attempt = _claim(row, now, quota if counts else None)
             if attempt is None:
+                if counts and _unchanged(row):  # no free slot in the window: hold it
+                    until = quota.free_at(row.business_id, now)
+                    quota.full_until[row.business_id] = until
+                    if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
+                        stats["held"] += 1
+                        if row.history_id:
+                            touched.add(row.history_id)
+                    continue
                 stats["skipped"] += 1  # another process took it
                 continue
             if row.history_id:
@@ -800,6 +887,77 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                 break
     for history_id in touched:
         sync_history_delivery(history_id)
+    for business_id in quota.held:
+        stats.update(_tell_owners_mail_is_held(business_id, quota, now))
+    return stats
+
+
+def _unchanged(row: MailMessage) -> bool:
+    """The row is still as read (so a failed claim was the quota's doing, not another process's)."""
+    current = db.session.execute(
+        select(MailMessage.status, MailMessage.attempts).where(MailMessage.id == row.id)
+    ).first()
+    return current is not None and tuple(current) == (row.status, row.attempts or 0)
+
+
+def render_quota_notice(business: Business, limit: int, held: int, until: datetime) -> MailContent:
+    settings = notification_settings(business)
+    context = {
+        **_base_context(business, settings),
+        "limit": limit,
+        "held": held,
+        "until": local_time(until, business),
+    }
+    text, html = _render("quota_notice", **context)
+    subject = f"E-mail held: {business.name} reached its daily limit of {limit} e-mails"
+    return MailContent(
+        subject=mailer.clean_header(subject, 255),
+        text=text,
+        html=html,
+        from_name=_from_name(business, settings),
+        reply_to=settings.reply_to_email or "",
+    )
+
+
+def _tell_owners_mail_is_held(business_id: uuid.UUID, quota: Quota, now: datetime) -> Counter:
+    """One notice to the business's active owners per 24 h (not one per held mail); the notice
+    itself is not counted and never held. Never raises: holding mail must not fail a pass."""
+    stats: Counter = Counter()
+    try:
+        if notice_sent_since(business_id, now - timedelta(hours=24)):
+            return stats
+        business = db.session.get(Business, business_id)
+        owners = sorted(owner_addresses(business_id))
+        if business is None or not owners:
+            return stats
+        until = quota.full_until.get(business_id) or quota.free_at(business_id, now)
+        content = render_quota_notice(business, quota.limit, held_count(business_id), until)
+        key = notice_key(business_id, now)
+        new = enqueue(
+            business_id=business_id,
+            history_id=None,
+            kind=KIND_QUOTA,
+            recipients=_clean_list(owners),
+            content=content,
+            key_parts=key,
+            now=now,
+        )
+        db.session.commit()
+        if new:
+            prefix = ":".join(str(p) for p in key) + ":"
+            ids = list(
+                db.session.scalars(
+                    select(MailMessage.id).where(
+                        MailMessage.dedupe_key.startswith(prefix, autoescape=True),
+                        MailMessage.status == MAIL_PENDING,
+                    )
+                )
+            )
+            stats["notices"] += len(ids)
+            stats.update({k: v for k, v in send_rows(ids, now).items() if k == "sent"})
+    except Exception:
+        log.exception("Could not tell the owners of %s that their mail is held", business_id)
+        db.session.rollback()
     return stats
 
 
@@ -831,6 +989,8 @@ def _describe_row(row: MailMessage, tz: ZoneInfo | None = None) -> str | None:
         return None
     if row.status == MAIL_FAILED:
         return row.last_error or "Not delivered."
+    if row.status == MAIL_PENDING and row.held_reason:
+        return row.held_reason
     if row.status == MAIL_SENDING and row.last_error:
         return f"Delivery uncertain, checking again later: {row.last_error}"
     if row.status == MAIL_SENDING:
@@ -867,7 +1027,13 @@ def sync_history_delivery(history_id: uuid.UUID) -> None:
     except Exception:
         tz = ZoneInfo("UTC")
     delivery = [
-        {"email": r.recipient, "accepted": r.status == MAIL_SENT, "error": _describe_row(r, tz)} for r in rows
+        {
+            "email": r.recipient,
+            "accepted": r.status == MAIL_SENT,
+            "error": _describe_row(r, tz),
+            "held": bool(r.status == MAIL_PENDING and r.held_reason),
+        }
+        for r in rows
     ]
     sent_times = [_aware(r.sent_at) for r in rows if r.status == MAIL_SENT and r.sent_at]
     values: dict = {"email_delivery": delivery, "email_recipients": [r.recipient for r in rows]}
@@ -963,7 +1129,9 @@ def process_outbox(now: datetime | None = None) -> dict:
         log.exception("Recovering undelivered run mails failed")
         db.session.rollback()
     stats.update(send_rows(_pending_ids(now), now))
-    summary = {key: int(stats.get(key, 0)) for key in ("sent", "retry", "failed", "uncertain", "deferred")}
+    summary = {
+        key: int(stats.get(key, 0)) for key in ("sent", "retry", "failed", "uncertain", "deferred", "held")
+    }
     summary["recovered"] = int(stats.get("recovered", 0))
     summary["skipped"] = int(stats.get("skipped", 0))
     if any(summary.values()):

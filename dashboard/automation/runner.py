@@ -73,6 +73,7 @@ from dashboard.models.pos import Business, User
 from dashboard.models.types import GUID, UTCDateTime, new_uuid, utcnow
 from dashboard.services.audit import record_audit
 from dashboard.services.errors import ValidationError
+from dashboard.services.notifications import check_allowed_recipients
 
 log = logging.getLogger(__name__)
 
@@ -925,7 +926,10 @@ class ScheduledExportRunner:
     ) -> ExportHistory:
         """Run a schedule now (also an inactive one). Returns the PENDING record at once.
 
-        Sets ``last_run_at``, never moves ``next_run_at``; audited as ``export.trigger``."""
+        Sets ``last_run_at``, never moves ``next_run_at``; audited as ``export.trigger``. An override
+        outside the business's allowed recipient domains is a ValidationError, nothing created."""
+        if override_recipients is not None and send_email:
+            check_allowed_recipients(schedule.business_id, {"override_recipients": list(override_recipients)})
         history = self._new_history_for_schedule(schedule, user, trigger, send_email, override_recipients)
         record_audit(
             schedule.business_id,
@@ -989,8 +993,10 @@ class ScheduledExportRunner:
         trigger: str = "MANUAL",
     ) -> ExportHistory:
         """An export without a schedule; mailed to `recipients` when there are any. Audited
-        ``export.one_off``. Returns the PENDING record at once."""
+        ``export.one_off``. Returns the PENDING record at once. Recipients outside the business's
+        allowed domains are a ValidationError, nothing created."""
         recipients = list(recipients or [])
+        check_allowed_recipients(business.id, {"recipients": recipients})
         history = ExportHistory(
             business_id=business.id,
             user_id=user.id if user is not None else None,

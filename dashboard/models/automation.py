@@ -227,6 +227,8 @@ class ExportNotificationSettings(db.Model):
     default_recipients: Mapped[list] = mapped_column(JSONType(), default=list)
     from_name: Mapped[str] = mapped_column(String(255), default="")
     reply_to_email: Mapped[str] = mapped_column(String(254), default="")
+    # Lower-case domain names; a recipient must be at one of them or a subdomain. Empty: any.
+    allowed_recipient_domains: Mapped[list] = mapped_column(JSONType(), default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -244,7 +246,11 @@ class MailMessage(db.Model):
     same mail to the same person impossible; its Message-ID is fixed before the first attempt."""
 
     __tablename__ = "mail_messages"
-    __table_args__ = (Index("ix_mail_messages_status_next_attempt", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_mail_messages_status_next_attempt", "status", "next_attempt_at"),
+        # The daily quota's count: a business's mails counted in the last 24 h.
+        Index("ix_mail_messages_business_counted", "business_id", "counted_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(GUID(), primary_key=True, default=new_uuid)
     business_id: Mapped[uuid.UUID] = mapped_column(
@@ -264,3 +270,7 @@ class MailMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     payload: Mapped[dict] = mapped_column(JSONType(), default=dict)
+    # MAIL_DAILY_LIMIT_PER_BUSINESS (dashboard/automation/quota.py): when the mail first took one of
+    # its business's daily slots (null: not yet, or exempt), and why it waits while over the limit.
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    held_reason: Mapped[str] = mapped_column(Text, default="")

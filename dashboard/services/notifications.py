@@ -10,11 +10,20 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.extensions import db
 from dashboard.models.automation import ExportNotificationSettings
 from dashboard.models.pos import Business, User
+from dashboard.services.addresses import msg_outside_domains, outside_domains
 from dashboard.services.audit import record_audit
+from dashboard.services.errors import ValidationError
 from dashboard.services.presenters import iso_utc
 from dashboard.services.validation import NOTIFICATION_FIELDS, validate_notification_settings
 
-__all__ = ["get_settings", "settings_to_dict", "settings_values", "update_settings"]
+__all__ = [
+    "allowed_domains",
+    "check_allowed_recipients",
+    "get_settings",
+    "settings_to_dict",
+    "settings_values",
+    "update_settings",
+]
 
 AUDIT_ENTITY = "export_notification_settings"
 
@@ -38,6 +47,7 @@ def get_settings(business: Business) -> ExportNotificationSettings:
         default_recipients=[],
         from_name=(business.name or "")[:255],
         reply_to_email="",
+        allowed_recipient_domains=[],
     )
     db.session.add(settings)
     try:
@@ -55,7 +65,38 @@ def get_settings(business: Business) -> ExportNotificationSettings:
 def settings_values(settings: ExportNotificationSettings) -> dict[str, Any]:
     values = {field: getattr(settings, field) for field in NOTIFICATION_FIELDS}
     values["default_recipients"] = list(values["default_recipients"] or [])
+    values["allowed_recipient_domains"] = list(values["allowed_recipient_domains"] or [])
     return values
+
+
+def allowed_domains(business_id) -> list[str]:
+    """The business's `allowed_recipient_domains` (empty: any domain), without creating settings."""
+    domains = db.session.scalar(
+        select(ExportNotificationSettings.allowed_recipient_domains).where(
+            ExportNotificationSettings.business_id == business_id
+        )
+    )
+    return list(domains or [])
+
+
+def check_allowed_recipients(
+    business_id, lists: dict[str, list[str] | None], domains: list[str] | None = None
+) -> None:
+    """Raise a ValidationError (field -> one message per address, at most ten) when an address of
+    `lists` is outside the business's allowed domains. Called when a schedule, a one-off export, a
+    trigger override or the default recipients are saved; the outbox checks again when sending."""
+    domains = allowed_domains(business_id) if domains is None else domains
+    if not domains:
+        return
+    errors: dict[str, list[str]] = {}
+    for field, addresses in lists.items():
+        outside = outside_domains(addresses or [], domains)
+        if outside:
+            errors[field] = [msg_outside_domains(a, domains) for a in outside[:10]]
+            if len(outside) > 10:
+                errors[field].append(f"... and {len(outside) - 10} more addresses outside those domains.")
+    if errors:
+        raise ValidationError(errors)
 
 
 def update_settings(business: Business, user: User | None, data: object) -> ExportNotificationSettings:
@@ -64,6 +105,12 @@ def update_settings(business: Business, user: User | None, data: object) -> Expo
     settings = get_settings(business)
     old = settings_values(settings)
     values = validate_notification_settings(data, old)
+    # The default recipients (failure alerts, notices, summaries) follow the domains being saved.
+    check_allowed_recipients(
+        business.id,
+        {"default_recipients": values["default_recipients"]},
+        values["allowed_recipient_domains"] or [],
+    )
     changed = {
         field: [old[field], values[field]] for field in NOTIFICATION_FIELDS if old[field] != values[field]
     }
@@ -90,5 +137,6 @@ def settings_to_dict(settings: ExportNotificationSettings) -> dict[str, Any]:
         "default_recipients": list(settings.default_recipients or []),
         "from_name": settings.from_name,
         "reply_to_email": settings.reply_to_email,
+        "allowed_recipient_domains": list(settings.allowed_recipient_domains or []),
         "updated_at": iso_utc(settings.updated_at),
     }

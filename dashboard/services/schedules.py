@@ -21,6 +21,7 @@ from dashboard.models.automation import ExportHistory, ExportSchedule
 from dashboard.models.pos import Business, User
 from dashboard.services.audit import record_audit
 from dashboard.services.errors import ValidationError
+from dashboard.services.notifications import check_allowed_recipients
 from dashboard.services.presenters import iso_utc, preview_to_dict
 from dashboard.services.validation import (
     SCHEDULE_FIELDS,
@@ -80,6 +81,7 @@ def create_schedule(
 ) -> ExportSchedule:
     """Validate `data` and create the schedule (creator `user`); 'schedule.create' audited."""
     values = validate_schedule(data, business.timezone)
+    check_allowed_recipients(business.id, {"recipients": values["recipients"]})
     schedule = ExportSchedule(business_id=business.id, created_by_id=_user_id(user), **values)
     schedule.next_run_at = _next_run(schedule, _now(now)) if schedule.is_active else None
     db.session.add(schedule)
@@ -120,6 +122,8 @@ def update_schedule(
     changed = {field: (old[field], values[field]) for field in SCHEDULE_FIELDS if old[field] != values[field]}
     if not changed:
         return schedule
+    if "recipients" in changed:  # an unchanged list saved before the domains were set stays
+        check_allowed_recipients(schedule.business_id, {"recipients": values["recipients"]})
 
     was_active = schedule.is_active
     old_next_run = schedule.next_run_at

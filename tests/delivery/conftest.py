@@ -66,14 +66,19 @@ class Handler:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, *, smtputf8: bool = False):
         self.port = port or free_port()
         self.handler = Handler()
         self.controller: Controller | None = None
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531) in the EHLO answer
 
     def start(self) -> SmtpServer:
         self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=64 * 1024 * 1024
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            data_size_limit=64 * 1024 * 1024,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self.controller.start()
         return self
