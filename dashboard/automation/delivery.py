@@ -837,9 +837,10 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                     if row.history_id:
                         touched.add(row.history_id)
                 continue
+            seen = (row.id, row.status, row.attempts or 0)  # a commit reloads the row: keep what was read
             attempt = _claim(row, now, quota if counts else None)
             if attempt is None:
-                if counts and _unchanged(row):  # no free slot in the window: hold it
+                if counts and _unchanged(*seen):  # no free slot in the window: hold it
                     until = quota.free_at(row.business_id, now)
                     quota.full_until[row.business_id] = until
                     if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
@@ -892,12 +893,14 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
     return stats
 
 
-def _unchanged(row: MailMessage) -> bool:
+def _unchanged(row_id: uuid.UUID, status: str, attempts: int) -> bool:
     """The row is still as read (so a failed claim was the quota's doing, not another process's)."""
     current = db.session.execute(
-        select(MailMessage.status, MailMessage.attempts).where(MailMessage.id == row.id)
+        select(MailMessage.status, MailMessage.attempts, MailMessage.counted_at).where(
+            MailMessage.id == row_id
+        )
     ).first()
-    return current is not None and tuple(current) == (row.status, row.attempts or 0)
+    return current is not None and (current[0], current[1]) == (status, attempts) and current[2] is None
 
 
 def render_quota_notice(business: Business, limit: int, held: int, until: datetime) -> MailContent:
@@ -1026,15 +1029,12 @@ def sync_history_delivery(history_id: uuid.UUID) -> None:
         tz = ZoneInfo(timezone or "UTC")
     except Exception:
         tz = ZoneInfo("UTC")
-    delivery = [
-        {
-            "email": r.recipient,
-            "accepted": r.status == MAIL_SENT,
-            "error": _describe_row(r, tz),
-            "held": bool(r.status == MAIL_PENDING and r.held_reason),
-        }
-        for r in rows
-    ]
+    delivery = []
+    for r in rows:
+        entry = {"email": r.recipient, "accepted": r.status == MAIL_SENT, "error": _describe_row(r, tz)}
+        if r.status == MAIL_PENDING and r.held_reason:  # the daily quota: "error" says why and until when
+            entry["held"] = True
+        delivery.append(entry)
     sent_times = [_aware(r.sent_at) for r in rows if r.status == MAIL_SENT and r.sent_at]
     values: dict = {"email_delivery": delivery, "email_recipients": [r.recipient for r in rows]}
     if sent_times:

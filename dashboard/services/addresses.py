@@ -49,8 +49,9 @@ def count_addresses(value: Iterable[object]) -> int:
     return len(distinct) + others
 
 
-def msg_too_many(limit: int, count: int) -> str:
-    return f"At most {limit} recipients ({count:,} were sent)."
+def msg_too_many(limit: int) -> str:
+    # The same words as the cap's check after validation (validation.msg_too_many_recipients).
+    return f"At most {limit} recipients."
 
 
 def needs_smtputf8(address: str) -> bool:

@@ -310,7 +310,7 @@ def clean_recipients(
     # are refused at once with one short message (issue 15).
     count = addresses.count_addresses(value)
     if count > limit:
-        errors.add(field, addresses.msg_too_many(limit, count))
+        errors.add(field, addresses.msg_too_many(limit))
         return None
     result: list[str] = []
     seen: set[str] = set()

@@ -48,6 +48,7 @@ def test_update_validates_saves_and_audits(shop):
         "default_recipients": ["Admin@example.com", "ops@example.com"],
         "from_name": "POS Export Service",
         "reply_to_email": "noreply@company.com",
+        "allowed_recipient_domains": [],
         "updated_at": None,
     }
     [entry] = audit_actions(shop.business)

@@ -523,6 +523,7 @@ SETTINGS = {
     "default_recipients": [],
     "from_name": "Corner Café",
     "reply_to_email": "",
+    "allowed_recipient_domains": [],
 }
 
 
