@@ -153,3 +153,131 @@ def test_a_limit_of_zero_means_no_limit(smtp, relay, client, mail_overrides):
         client.post(f"/schedules/{schedule.id}/run")
     assert delivered_outside(smtp) == 30
     assert not db.session.scalar(select(func.count(MailMessage.id)).where(MailMessage.kind == "quota"))
+
+
+def test_concurrent_outbox_passes_never_exceed_the_quota(smtp, app_factory, tmp_path):
+    """Four threads, each with its own session, run process_outbox over 24 mails with a limit of
+    10: exactly 10 go out, the other 14 are held, the owner gets one notice (on PostgreSQL the
+    advisory lock, on SQLite the single writer, keeps two claims from taking the last slot)."""
+    import os
+    import threading
+
+    from dashboard.automation.delivery import KIND_EXPORT, enqueue, notification_settings, render_export_mail
+    from dashboard.models import Business, Membership, User
+    from tests.delivery.conftest import smtp_config
+
+    overrides = smtp_config(smtp.port, MAIL_DAILY_LIMIT_PER_BUSINESS=10)
+    if not os.environ.get("TEST_DATABASE_URL"):
+        overrides["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'quota.sqlite3'}"
+    application = app_factory(**overrides)
+    with application.app_context():
+        business = Business(name="Concurrent Shop", timezone="UTC")
+        owner = User(email="owner@concurrent-shop.example.com", name="Owner")
+        db.session.add_all([business, owner, Membership(user=owner, business=business, role="owner")])
+        db.session.commit()
+        settings = notification_settings(business)
+        for i in range(6):
+            history = ExportHistory(
+                business_id=business.id,
+                export_type="SALES",
+                format="csv",
+                status="COMPLETED",
+                completed_at=utcnow(),
+                record_count=1,
+            )
+            db.session.add(history)
+            db.session.commit()
+            enqueue(
+                business_id=business.id,
+                history_id=history.id,
+                kind=KIND_EXPORT,
+                recipients=[f"r{i}-{j}@{OUTSIDE}" for j in range(4)],
+                content=render_export_mail(history, settings),
+                key_parts=(KIND_EXPORT, history.id),
+            )
+            db.session.commit()
+        db.session.remove()
+
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            with application.app_context():
+                barrier.wait()
+                process_outbox(utcnow() + timedelta(seconds=1))
+                db.session.remove()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert delivered_outside(smtp) == 10
+    assert len(notices_to(smtp, "owner@concurrent-shop.example.com")) == 1
+    with application.app_context():
+        held = db.session.scalars(select(MailMessage).where(MailMessage.held_reason != "")).all()
+        assert len(held) == 14 and all(r.status == "pending" and r.attempts == 0 for r in held)
+
+
+@pytest.mark.parametrize("mail_overrides", [{"MAIL_DAILY_LIMIT_PER_BUSINESS": 1}])
+def test_the_last_slot_is_taken_once_while_another_claim_is_uncommitted(app, factory, runs, mail_overrides):
+    """Deterministic: one session takes the last slot and has not committed yet; a second claim must
+    wait for it and then find no slot (PostgreSQL: the advisory lock; without it READ COMMITTED
+    lets the second UPDATE count the window without the first row)."""
+    import os
+    import threading
+    import time
+
+    from dashboard.automation.delivery import (
+        KIND_EXPORT,
+        _claim,
+        enqueue,
+        notification_settings,
+        render_export_mail,
+    )
+    from dashboard.automation.quota import Quota
+
+    if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the race cannot happen there")
+    business = factory.business("Last Slot Shop")
+    history = runs.completed(business)
+    enqueue(
+        business_id=business.id,
+        history_id=history.id,
+        kind=KIND_EXPORT,
+        recipients=["a@example.com", "b@example.com"],
+        content=render_export_mail(history, notification_settings(business)),
+        key_parts=(KIND_EXPORT, history.id),
+    )
+    db.session.commit()
+    first, second = db.session.scalars(select(MailMessage).order_by(MailMessage.recipient)).all()
+    second_id = second.id
+    now = utcnow()
+    quota = Quota()
+    quota.lock(business.id)
+    taken = db.session.execute(
+        MailMessage.__table__.update()
+        .where(MailMessage.id == first.id, quota.window_condition(business.id, now))
+        .values(counted_at=now, status="sending", attempts=1)
+    )
+    assert taken.rowcount == 1  # not committed yet
+    result: dict = {}
+
+    def other_process():
+        with app.app_context():
+            row = db.session.get(MailMessage, second_id)
+            result["attempt"] = _claim(row, now, Quota())
+            db.session.remove()
+
+    thread = threading.Thread(target=other_process)
+    thread.start()
+    time.sleep(0.5)
+    db.session.commit()
+    thread.join(10)
+    assert result == {"attempt": None}
+    db.session.expire_all()
+    assert db.session.get(MailMessage, second_id).counted_at is None
