@@ -74,6 +74,11 @@ class Config:
         if os.environ.get("MAIL_SENDING_LEASE_SECONDS")
         else None
     )
+    # Messages one business may send in any rolling 24 h, counted per recipient; over it mail is
+    # held and sent later (dashboard/automation/quota.py). 200: a schedule at MAX_RECIPIENTS (50)
+    # four times a day, or a dozen ordinary daily schedules with notices, and no use as a relay.
+    # 0 turns the limit off.
+    MAIL_DAILY_LIMIT_PER_BUSINESS = _int("MAIL_DAILY_LIMIT_PER_BUSINESS", 200)
 
     # Automation
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)

@@ -244,6 +244,12 @@ EMAIL_DELIVERY = {
         "email": {"type": "string"},
         "accepted": {"type": "boolean"},
         "error": {"type": ["string", "null"]},
+        "held": {
+            "type": "boolean",
+            "const": True,
+            "description": "Present (true) while the mail is held by MAIL_DAILY_LIMIT_PER_BUSINESS; "
+            "`error` then says why and from when it will be sent. Absent otherwise.",
+        },
     },
 }
 
@@ -414,6 +420,15 @@ _NOTIFICATION_WRITABLE = {
         "maxLength": 254,
         "description": "An e-mail address, or an empty string for none.",
         "anyOf": [{"format": "email"}, {"const": ""}],
+    },
+    "allowed_recipient_domains": {
+        "type": "array",
+        "maxItems": 50,
+        "items": {"type": "string", "maxLength": 253, "examples": ["example.com"]},
+        "description": "Domain names (lower-cased; a leading @ is dropped). When not empty, every "
+        "recipient of a schedule, one-off export, trigger override or notice must be at one of them "
+        "or a subdomain: checked when saving (400) and again when sending (not sent, recorded in "
+        "email_delivery). Empty: any domain.",
     },
 }
 

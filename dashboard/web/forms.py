@@ -68,6 +68,7 @@ FIELD_ANCHORS: dict[str, tuple[str, str]] = {
     "email_message": ("email_message", "Message"),
     "from_name": ("from_name", "Sender name"),
     "reply_to_email": ("reply_to_email", "Reply-to address"),
+    "allowed_recipient_domains": ("allowed_recipient_domains", "Only send to these domains"),
 }
 # An address is at most 254 characters: a longer "address" is shown cut, not echoed whole.
 MAX_ECHOED_ADDRESS = 260

@@ -11,6 +11,7 @@ from flask import Blueprint, request
 from flask_login import current_user, login_required
 
 from dashboard.services import notifications as service
+from dashboard.services.addresses import MAX_ALLOWED_DOMAINS, shorten
 from dashboard.services.errors import ValidationError
 from dashboard.services.validation import split_addresses
 from dashboard.tenancy import require_business, role_required
@@ -40,12 +41,18 @@ def _values_from_form() -> dict[str, Any]:
         ],
         "from_name": request.form.get("from_name", ""),
         "reply_to_email": request.form.get("reply_to_email", ""),
+        # One per line (commas and spaces also separate).
+        "allowed_recipient_domains": split_addresses(request.form.get("allowed_recipient_domains", "")),
     }
 
 
 def _render(values: dict[str, Any], errors: dict | None = None, status: int = 200, saved_at=None):
     errors = errors or {}
     row_errors, list_errors = forms.address_errors(values["default_recipients"], errors, "default_recipients")
+    # A refused form shows what was typed, within bounds (issue 15: no 30 MB error pages).
+    values["allowed_recipient_domains"] = [
+        shorten(domain, 260) for domain in values["allowed_recipient_domains"][:MAX_ALLOWED_DOMAINS]
+    ]
     return render_page(
         "settings/notifications.html",
         "settings/partials/_form.html",

@@ -94,3 +94,58 @@ def test_a_list_at_the_limit_is_still_validated_address_by_address(owner, valida
     assert response.status_code == 422
     assert "not-an-address" in response.get_data(as_text=True)
     assert 50 <= validations["n"] <= 200  # the save, then the per-box messages of the re-rendered form
+
+
+def test_owners_set_allowed_domains_on_the_settings_page(owner, tenant):
+    from dashboard.services.notifications import get_settings
+
+    page = owner.get("/settings/notifications")
+    assert 'name="allowed_recipient_domains"' in page.get_data(as_text=True)
+    response = owner.post(
+        "/settings/notifications",
+        data={
+            "notify_on_failure": "y",
+            "from_name": "Shop",
+            "allowed_recipient_domains": "Example.com\nshop.example.org",
+        },
+    )
+    assert response.status_code == 303
+    assert get_settings(tenant.business).allowed_recipient_domains == ["example.com", "shop.example.org"]
+    # The default recipients must then be at those domains.
+    refused = owner.post(
+        "/settings/notifications",
+        data={
+            "notify_on_failure": "y",
+            "from_name": "Shop",
+            "allowed_recipient_domains": "example.com",
+            "default_recipients": "boss@elsewhere.example.net",
+        },
+    )
+    assert refused.status_code == 422
+    assert "outside the domains this business allows" in refused.get_data(as_text=True)
+    bad = owner.post(
+        "/settings/notifications",
+        data={"from_name": "Shop", "allowed_recipient_domains": "not_a_domain\n" + "x" * 100_000},
+    )
+    assert bad.status_code == 422 and len(bad.data) < MAX_PAGE_BYTES
+    assert "is not a domain name such as example.com" in bad.get_data(as_text=True)
+
+
+def test_a_schedule_outside_the_allowed_domains_is_refused_on_the_page(owner, tenant):
+    from dashboard.services.notifications import update_settings
+
+    update_settings(tenant.business, tenant.owner, {"allowed_recipient_domains": ["example.com"]})
+    response = owner.post("/schedules/new", data=form_data(recipients="ok@example.com\nx@evil.example.net"))
+    assert response.status_code == 422
+    assert "x@evil.example.net is outside the domains this business allows" in response.get_data(as_text=True)
+    response = owner.post(
+        "/exports/new",
+        data={
+            "export_type": "SALES",
+            "format": "csv",
+            "filters.date_range": "yesterday",
+            "recipients": "x@evil.example.net",
+        },
+    )
+    assert response.status_code == 422
+    assert "outside the domains this business allows" in response.get_data(as_text=True)
