@@ -10,6 +10,9 @@ same run, printed as one table and written to bench/results/latest.json.
   claims, on SQLite and PostgreSQL, with the poll query's plan.
 - api (bench/bench_api.py): statistics and the history list/page on 1,100,000 runs under 20
   concurrent clients against gunicorn, with /healthz as the peer.
+- relay (bench/bench_relay.py): twelve run-nows of a schedule with 50 outside addresses, mail
+  delivered at once with no limit (the old behaviour) and with MAIL_DAILY_LIMIT_PER_BUSINESS, then
+  after each 24 h window (the clock moved); the owner's notices.
 
 `--quick` runs every part at smaller sizes (minutes, not the full ~20). PostgreSQL comes from
 BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432); the benches create their own
@@ -30,10 +33,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import bench_api, bench_scheduler
+from bench import bench_api, bench_relay, bench_scheduler
 from bench.common import RESULTS_DIR, ROOT, child_env
 
-PARTS = ("exports", "scheduler", "api")
+PARTS = ("exports", "scheduler", "api", "relay")
 EXPORT_TARGETS = {
     "csv": 1.5,
     "excel": 1.3,
@@ -267,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         report = bench_api.run(databases, args.quick)
         latest["parts"]["api"] = report
         rows += bench_api.rows(report)
+    if "relay" in parts:
+        print("\n#### relay (mail quota)", flush=True)
+        report = bench_relay.run(databases, args.quick)
+        latest["parts"]["relay"] = report
+        rows += bench_relay.rows(report)
     latest["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     latest["environment"]["seconds"] = round(time.perf_counter() - started, 1)
     latest["rows"] = rows
