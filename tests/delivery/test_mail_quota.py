@@ -73,6 +73,12 @@ def test_twelve_run_nows_deliver_at_most_the_quota_then_the_rest_after_the_windo
     assert len(held) == 120 - LIMIT
     assert all(not d["accepted"] and "daily limit" in d["error"] for d in held)
     assert sum(1 for d in entries if d["accepted"]) == LIMIT
+    # The run's page and the history API say so too.
+    last = max(histories, key=lambda h: h.created_at)
+    page = client.get(f"/history/{last.id}").get_data(as_text=True)
+    assert 'badge-PENDING">held' in page and "daily limit of 30 e-mails" in page
+    api = client.get(f"/api/reports/automation/history/{last.id}/").get_json()
+    assert all(d.get("held") is True and "daily limit" in d["error"] for d in api["email_delivery"])
 
     # Passes within the window send nothing more and tell nobody again.
     for minutes in (5, 60, 23 * 60):
