@@ -1,7 +1,7 @@
 """mail quota and allowed recipient domains
 
 Revision ID: 5d2f8a61c3e7
-Revises: e3c1a9b7d2f4
+Revises: 5c8e1f2a7b3d
 Create Date: 2026-12-05 08:00:00.000000
 
 MAIL_DAILY_LIMIT_PER_BUSINESS: each outbox row records when it took one of its business's daily
@@ -16,7 +16,7 @@ import dashboard.models.types
 
 # revision identifiers, used by Alembic.
 revision = "5d2f8a61c3e7"
-down_revision = "e3c1a9b7d2f4"
+down_revision = "5c8e1f2a7b3d"
 branch_labels = None
 depends_on = None
 
