@@ -94,6 +94,12 @@ class Config:
     EXPORT_MAX_RETRIES = _int("EXPORT_MAX_RETRIES", 3)
     EXPORT_RETRY_BASE_SECONDS = _int("EXPORT_RETRY_BASE_SECONDS", 300)
     EXPORT_SYNC = _bool("EXPORT_SYNC", False)  # run exports inline (tests, CLI)
+    # Sharing the workers between businesses (dashboard/automation/fairness.py, docs/deploy.md):
+    # runs of one business PROCESSING at once across every process and host (1: on the default 2
+    # workers a business's bulk work never holds both, so another business's export starts at
+    # once), and PENDING runs people or the API may queue per business (over it: 429). 0 = no cap.
+    EXPORT_MAX_CONCURRENT_PER_BUSINESS = _int("EXPORT_MAX_CONCURRENT_PER_BUSINESS", 1)
+    EXPORT_MAX_QUEUED_PER_BUSINESS = _int("EXPORT_MAX_QUEUED_PER_BUSINESS", 20)
     # Where a run writes its file before storing it (default: the system's temporary folder).
     EXPORT_WORK_DIR = os.environ.get("EXPORT_WORK_DIR") or None
     PDF_MAX_ROWS = _int("PDF_MAX_ROWS", 50_000)  # bench_exports: 50k rows ~8,000 rows/s, 156 MB peak
@@ -144,6 +150,12 @@ class Config:
     LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "30 per 5 minutes")
     LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "100 per 5 minutes")
     LOGIN_SLOWDOWN_SECONDS = float(os.environ.get("LOGIN_SLOWDOWN_SECONDS", 2))
+    # Dashboard buttons that start a run or send mail (run now, send a test, rerun, export now):
+    # per signed-in user, and per business across all its users (dashboard/web/limits.py).
+    DASHBOARD_RUN_RATE_LIMIT = os.environ.get("DASHBOARD_RUN_RATE_LIMIT", "10 per minute")
+    DASHBOARD_RUN_RATE_LIMIT_PER_BUSINESS = os.environ.get(
+        "DASHBOARD_RUN_RATE_LIMIT_PER_BUSINESS", "30 per minute"
+    )
 
     # Logs: "text" for people, "json" or "keyvalue" for log collectors (dashboard/logging_setup.py).
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

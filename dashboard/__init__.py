@@ -55,6 +55,10 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     errors.init_app(app)
     security.init_app(app)
 
+    from dashboard.web import limits
+
+    limits.init_app(app)  # the dashboard's run limits and the full-queue answer (429)
+
     from dashboard import blueprints
 
     blueprints.register(app)

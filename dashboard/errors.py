@@ -49,7 +49,10 @@ def init_app(app: Flask) -> None:
         status = error.code or 500
         description = error.description if status in (403, 409, 429, 503) else None
         if status == 429:
-            description = MESSAGES[429]
+            # A limit that says in words what was limited keeps its sentence (dashboard/web/limits.py);
+            # others (a bare "10 per 1 minute") get the general one.
+            limit = getattr(error, "limit", None)
+            description = error.description if getattr(limit, "error_message", None) else MESSAGES[429]
         if status == 403 and description and description.startswith("You don't have"):
             description = None
         # A page answer is (html, status): make it a response before setting a header on it (a

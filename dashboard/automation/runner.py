@@ -28,9 +28,16 @@ Writes of a running export go through their own short transactions on a separate
 from; no transaction is held open by the runner while an export works (a SQLite writer would
 block everybody).
 
+Sharing between businesses (`fairness`): the run claim also checks the business's
+``EXPORT_MAX_CONCURRENT_PER_BUSINESS`` in the same statement; `dispatch_pending` hands out runs in
+fair order (scheduled first, businesses in turns), never more than this process has free workers,
+so waiting happens in the database; creating a run that is not the scheduler's checks
+``EXPORT_MAX_QUEUED_PER_BUSINESS`` (`fairness.admit`).
+
 PENDING rows that nobody picked up (the process that queued them died before a worker started
-them) are dispatched again by any poller: the run claim makes that safe. Rows still PENDING after
-24 hours are marked FAILED instead: a day-old one-off export is no longer what anybody waits for.
+them) are dispatched again by any poller: the run claim makes that safe. A PENDING row is never
+failed for waiting, however long: with fair dispatch a queue of one business's runs is expected
+to wait, and each of them is still what somebody asked for.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, text, true, u
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from dashboard.automation import delivery
+from dashboard.automation import delivery, fairness
 from dashboard.automation import executor as executor_module
 from dashboard.automation.calculator import next_occurrence, timing_of
 from dashboard.automation.storage import StorageError, get_storage
@@ -92,7 +99,6 @@ INTERRUPTED_MESSAGE = "The export was interrupted (the worker stopped responding
 NEVER_STARTED_MESSAGE = "The export was never started (the process that queued it stopped)."
 POLL_BATCH = 200
 HEARTBEAT_MAX_INTERVAL = 2.0  # seconds between progress writes, at most
-PENDING_MAX_AGE = timedelta(hours=24)
 RETRY_WINDOW = timedelta(hours=24)
 RETRY_JITTER = 0.10
 
@@ -188,6 +194,21 @@ def _write(statement, *, retries: int = 1) -> int:
             log.warning("database write failed (%s); retrying once", exc.__class__.__name__)
             time.sleep(0.2)
     return 0  # pragma: no cover
+
+
+def _claim(history_id: uuid.UUID, values: dict, now: datetime, *, retries: int = 1) -> bool:
+    """The run claim in its own short transaction (`fairness.claim_run`: also the business's
+    concurrency cap); retried once on a dropped connection, like `_write`."""
+    for attempt in range(retries + 1):
+        try:
+            with db.engine.begin() as connection:
+                return fairness.claim_run(connection, history_id, values, now)
+        except (OperationalError, DBAPIError) as exc:
+            if attempt >= retries or not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+                raise
+            log.warning("run claim failed (%s); retrying once", exc.__class__.__name__)
+            time.sleep(0.2)
+    return False  # pragma: no cover
 
 
 def _fence(history_id: uuid.UUID, token: str):
@@ -731,8 +752,10 @@ class ScheduledExportRunner:
         own_slot: bool = False,
         created_before: datetime | None = None,
     ) -> list[Future]:
-        """Hand PENDING runs (oldest first) to this process's free workers; their futures.
+        """Hand PENDING runs to this process's free workers, in fair order; their futures.
 
+        The order (`fairness.dispatch_order`): scheduled runs first, then businesses in turns, the
+        least recently served first; nothing of a business already at its concurrency cap.
         Synchronously (``EXPORT_SYNC``) every dispatchable run is executed before this returns.
         `own_slot`: the caller is a worker about to finish, so its slot counts as free. (Always
         real time: `now` injected into a poll says which occurrences are due, not how old a
@@ -740,36 +763,30 @@ class ScheduledExportRunner:
         now = utcnow()
         pool = executor_module.get_executor()
         futures: list[Future] = []
-        after: tuple[datetime, uuid.UUID] | None = None
         budget = pool.free_slots() + (1 if own_slot else 0)
         if limit is not None:
             budget = min(limit, budget)
+        seen: set[uuid.UUID] = set()
         while budget > 0:
             tracked = pool.tracked()
-            query = (
-                select(ExportHistory.id, ExportHistory.created_at)
-                .where(
-                    ExportHistory.status == STATUS_PENDING,
-                    ExportHistory.created_at >= now - PENDING_MAX_AGE,
-                    ExportHistory.created_at <= (created_before or now),
-                )
-                .order_by(ExportHistory.created_at, ExportHistory.id)
-                .limit(min(budget, POLL_BATCH) + len(tracked))
-            )
-            rows = _rows_after(query, ExportHistory.created_at, ExportHistory.id, after)
-            if not rows:
+            order = fairness.dispatch_order(min(budget, POLL_BATCH) + len(tracked), now, created_before)
+            fresh = [
+                history_id for history_id in order if history_id not in tracked and history_id not in seen
+            ]
+            if not fresh:
                 break
-            after = (rows[-1].created_at, rows[-1].id)
-            for row in rows:
+            for history_id in fresh:
                 if budget <= 0:
                     break
-                if row.id in tracked:
-                    continue
+                seen.add(history_id)
                 try:
-                    futures.append(self.submit(row.id, chain=chain))
+                    futures.append(self.submit(history_id, chain=chain))
                 except RuntimeError:  # the pool is shutting down: leave the rest to others
                     return futures
                 budget -= 1
+            if not pool.sync:
+                # Runs now queued here hold their turn (tracked); one pass fills the free slots.
+                break
         return futures
 
     def submit(self, history_id: uuid.UUID, *, chain: bool = False) -> Future:
@@ -812,20 +829,16 @@ class ScheduledExportRunner:
         worker has it (or had it)."""
         token = str(uuid.uuid4())
         now = utcnow()
-        claimed = _write(
-            update(ExportHistory)
-            .where(ExportHistory.id == history_id, ExportHistory.status == STATUS_PENDING)
-            .values(
-                status=STATUS_PROCESSING,
-                claim_token=token,
-                started_at=now,
-                heartbeat_at=now,
-                progress=0,
-                completed_at=None,
-            )
+        values = dict(
+            status=STATUS_PROCESSING,
+            claim_token=token,
+            started_at=now,
+            heartbeat_at=now,
+            progress=0,
+            completed_at=None,
         )
-        if claimed != 1:
-            return None
+        if not _claim(history_id, values, now):
+            return None  # another worker has it, or its business is at its concurrency cap
         status = _Run(history_id, token).execute()
         if status is not None:
             self._deliver(history_id)
@@ -896,6 +909,7 @@ class ScheduledExportRunner:
         db.session.add(history)
         self._touch_last_run(schedule.id, now)
         db.session.flush()
+        fairness.admit(history.business_id, trigger)
         return history
 
     @staticmethod
@@ -911,9 +925,13 @@ class ScheduledExportRunner:
 
     def _start(self, history: ExportHistory) -> ExportHistory:
         db.session.commit()
-        future = self.submit(history.id)
-        if future.done():  # synchronous mode: show the finished record
+        if executor_module.is_sync():
+            self.submit(history.id)  # runs here and now: show the finished record
             db.session.refresh(history)
+            return history
+        # Not straight onto this process's pool: the free workers take the fairest waiting runs,
+        # which may be another business's; this one waits its turn in the database.
+        self.dispatch_pending(chain=True)
         return history
 
     def trigger_schedule(
@@ -971,7 +989,9 @@ class ScheduledExportRunner:
         )
         db.session.add(rerun)
         self._touch_last_run(history.schedule_id, now)
+        business_id = history.business_id
         db.session.flush()
+        fairness.admit(business_id, trigger)
         record_audit(
             history.business_id,
             "export.rerun",
@@ -1014,6 +1034,7 @@ class ScheduledExportRunner:
         )
         db.session.add(history)
         db.session.flush()
+        fairness.admit(business.id, trigger)
         record_audit(
             business.id,
             "export.one_off",
@@ -1123,8 +1144,8 @@ class ScheduledExportRunner:
 
         PROCESSING with no heartbeat for ``EXPORT_STALE_SECONDS``: FAILED "interrupted", claim
         cleared (the lost worker's fenced writes then fail), ``next_retry_at`` set for scheduled
-        runs. PENDING for more than 24 hours: FAILED "never started" (younger ones are simply
-        dispatched again by `dispatch_pending`)."""
+        runs. PENDING runs are never failed, however old: they wait their turn and are dispatched
+        again by `dispatch_pending` (``pending_expired`` stays 0, for the summary's readers)."""
         now = now or utcnow()
         cutoff = now - timedelta(seconds=float(_config("EXPORT_STALE_SECONDS", 1800)))
         last_sign = func.coalesce(
@@ -1164,21 +1185,6 @@ class ScheduledExportRunner:
             if changed:
                 summary["stale_failed"] += 1
                 finished.append(row.id)
-        expired = db.session.execute(
-            select(ExportHistory.id).where(
-                ExportHistory.status == STATUS_PENDING, ExportHistory.created_at < now - PENDING_MAX_AGE
-            )
-        ).all()
-        db.session.rollback()
-        for (history_id,) in expired:
-            changed = _write(
-                update(ExportHistory)
-                .where(ExportHistory.id == history_id, ExportHistory.status == STATUS_PENDING)
-                .values(status=STATUS_FAILED, error_message=NEVER_STARTED_MESSAGE, completed_at=now)
-            )
-            if changed:
-                summary["pending_expired"] += 1
-                finished.append(history_id)
         for history_id in finished:
             self._deliver(history_id)
         if finished:
@@ -1198,7 +1204,7 @@ def _run_task(history_id: uuid.UUID, chain: bool) -> str | None:
     if chain and not executor_module.is_sync():
         try:
             # This worker is about to be free (its own key is still tracked until it returns).
-            runner.dispatch_pending(limit=1, chain=True, own_slot=True)
+            runner.dispatch_pending(chain=True, own_slot=True)
         except Exception:
             log.exception("could not dispatch the next pending run")
     return status

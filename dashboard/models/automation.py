@@ -145,6 +145,8 @@ class ExportHistory(db.Model):
         Index("ix_export_history_user_created", "user_id", "created_at"),
         Index("ix_export_history_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_export_history_status_retry", "status", "next_retry_at"),
+        # Fair dispatch: a business's last start (least recently served first) is one seek.
+        Index("ix_export_history_business_started", "business_id", "started_at"),
         # One run per schedule and occurrence, whatever the number of pollers.
         UniqueConstraint("schedule_id", "occurrence_at", name="uq_export_history_schedule_occurrence"),
         # One retry per failed run.

@@ -14,6 +14,7 @@ from dashboard.tenancy import require_business
 from dashboard.web import forms
 from dashboard.web.common import ERROR, is_htmx, redirect_with_toast, render_page, toast
 from dashboard.web.history import run_view
+from dashboard.web.limits import run_limited
 from dashboard.web.runs import runner
 from dashboard.web.schedules import form_choices
 
@@ -44,6 +45,7 @@ def _context(values: dict[str, Any], errors: dict[str, list[str]] | None = None)
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@run_limited
 def new():
     if request.method == "GET":
         return render_page(

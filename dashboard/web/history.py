@@ -44,6 +44,7 @@ from dashboard.web.common import (
     render_page,
     toast,
 )
+from dashboard.web.limits import run_limited
 from dashboard.web.runs import runner
 
 bp = Blueprint("history", __name__, url_prefix="/history")
@@ -173,6 +174,7 @@ def detail(history_id: str):
 
 
 @bp.route("/<history_id>/rerun", methods=["POST"])
+@run_limited
 def rerun(history_id: str):
     history = _history_or_404(history_id)
     try:

@@ -33,6 +33,7 @@ from dashboard.web.common import (
     vary_on_htmx,
 )
 from dashboard.web.history import run_view
+from dashboard.web.limits import run_limited
 from dashboard.web.pagination import paginate
 from dashboard.web.runs import runner
 
@@ -163,12 +164,14 @@ def _run_response(schedule: ExportSchedule, message: str, **options):
 
 
 @bp.route("/<schedule_id>/run", methods=["POST"])
+@run_limited
 def run_now(schedule_id: str):
     schedule = _schedule_or_404(schedule_id)
     return _run_response(schedule, f"“{schedule.name}” is running now; its status shows on the row.")
 
 
 @bp.route("/<schedule_id>/test", methods=["POST"])
+@run_limited
 def send_test(schedule_id: str):
     schedule = _schedule_or_404(schedule_id)
     return _run_response(
