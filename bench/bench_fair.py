@@ -323,7 +323,7 @@ def rows(report: dict) -> list[dict]:
                 "value": result["loaded_seconds"],
                 "peer": result["idle_seconds"],
                 "peer_name": "idle",
-                "ratio": f"+{delta} s",
+                "ratio": f"{delta:+} s",
                 "target": f"<= idle + {TARGET_SECONDS:g} s",
                 "ok": result["loaded_status"] == "COMPLETED" and delta <= TARGET_SECONDS,
             }
