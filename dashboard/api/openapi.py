@@ -636,7 +636,22 @@ RESPONSES = {
         **_json(_ref("Error"), "Too many requests for this token or user: wait and retry."),
         "headers": {"Retry-After": {"schema": {"type": "string"}}},
     },
+    "QueueFull": {
+        **_json(
+            _ref("Error"),
+            "Too many requests for this token or user, or the business already has "
+            "EXPORT_MAX_QUEUED_PER_BUSINESS exports waiting to run (nothing was created): retry after "
+            "Retry-After seconds. The scheduler's own runs are never refused.",
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    },
 }
+
+
+def _queued(operation: dict) -> dict:
+    """An operation that queues a run: its 429 also means a full queue (CONTRACT section 6)."""
+    operation["responses"]["429"] = _error("QueueFull")
+    return operation
 
 
 def _common_errors(*, body: bool = False, not_found: bool = False) -> dict:
@@ -786,15 +801,17 @@ def _paths() -> dict[str, dict[str, Any]]:
             )
         },
         f"{a}/schedules/{{id}}/trigger/": {
-            "post": _op(
-                "Run a schedule now",
-                "schedules",
-                {"202": history},
-                body=_ref("TriggerRequest"),
-                examples=TRIGGER_EXAMPLES,
-                body_required=False,
-                by_id=True,
-                description="Allowed for inactive schedules too. Sets last_run_at, never moves next_run_at.",
+            "post": _queued(
+                _op(
+                    "Run a schedule now",
+                    "schedules",
+                    {"202": history},
+                    body=_ref("TriggerRequest"),
+                    examples=TRIGGER_EXAMPLES,
+                    body_required=False,
+                    by_id=True,
+                    description="Allowed for inactive schedules too. Sets last_run_at, never moves next_run_at.",
+                )
             )
         },
         f"{a}/schedules/upcoming/": {
@@ -866,12 +883,14 @@ def _paths() -> dict[str, dict[str, Any]]:
             )
         },
         f"{a}/history/{{id}}/rerun/": {
-            "post": _op(
-                "Run the same export again for the same period",
-                "history",
-                {"202": history},
-                by_id=True,
-                description="No body. Uses the run's resolved filters.",
+            "post": _queued(
+                _op(
+                    "Run the same export again for the same period",
+                    "history",
+                    {"202": history},
+                    by_id=True,
+                    description="No body. Uses the run's resolved filters.",
+                )
             )
         },
         f"{a}/history/statistics/": {
@@ -919,13 +938,15 @@ def _paths() -> dict[str, dict[str, Any]]:
             }
         },
         "/api/reports/exports/": {
-            "post": _op(
-                "Start a one-off export",
-                "exports",
-                {"202": history},
-                body=_ref("OneOffExportRequest"),
-                examples=ONE_OFF_EXAMPLES,
-                description="Runs in the background; poll the history record.",
+            "post": _queued(
+                _op(
+                    "Start a one-off export",
+                    "exports",
+                    {"202": history},
+                    body=_ref("OneOffExportRequest"),
+                    examples=ONE_OFF_EXAMPLES,
+                    description="Runs in the background; poll the history record.",
+                )
             )
         },
     }

@@ -199,3 +199,13 @@ def test_run_buttons_are_limited_per_business(limited_app, limited_factory):
     _limited_answer(b.post(f"/schedules/{schedule.id}/run", headers=HX))
     # Another business is not held back by it.
     assert c.post(f"/schedules/{other_schedule.id}/run", headers=HX).status_code == 200
+
+
+def test_the_openapi_document_says_which_429_means_a_full_queue(client):
+    document = client.get("/api/openapi.json").get_json()
+    for path in (f"{BASE}/schedules/{{id}}/trigger/", f"{BASE}/history/{{id}}/rerun/", EXPORTS_API):
+        refused = document["paths"][path]["post"]["responses"]["429"]
+        assert refused == {"$ref": "#/components/responses/QueueFull"}
+    queue_full = document["components"]["responses"]["QueueFull"]
+    assert "Retry-After" in queue_full["headers"]
+    assert "EXPORT_MAX_QUEUED_PER_BUSINESS" in queue_full["description"]
