@@ -1,7 +1,7 @@
 """`make bench`: every figure the product promises, each against its floor or peer measured in the
 same run, printed as one table and written to bench/results/latest.json.
 
-    .venv/bin/python -m bench.run [--quick] [--only exports,scheduler,api] [--databases sqlite,postgresql]
+    .venv/bin/python -m bench.run [--quick] [--only exports,scheduler,api,relay,fair] [--databases sqlite,postgresql]
 
 - exports (bench/bench_exports.py, the exporters' own script): CSV and Excel through
   generate_export() against the DB-API cursor + csv.writer / openpyxl write-only floor and against
@@ -13,6 +13,10 @@ same run, printed as one table and written to bench/results/latest.json.
 - relay (bench/bench_relay.py): twelve run-nows of a schedule with 50 outside addresses, mail
   delivered at once with no limit (the old behaviour) and with MAIL_DAILY_LIMIT_PER_BUSINESS, then
   after each 24 h window (the clock moved); the owner's notices.
+- fair (bench/bench_fair.py): noisy neighbour. Business B queues 60 full-period PDF exports
+  through the API; business A's small CSV export, request to COMPLETED, against A's idle time in
+  the same run (SQLite with one gunicorn process, PostgreSQL with three instances). Runnable alone:
+  `--only fair` (a few minutes).
 
 `--quick` runs every part at smaller sizes (minutes, not the full ~20). PostgreSQL comes from
 BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432); the benches create their own
@@ -33,10 +37,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import bench_api, bench_relay, bench_scheduler
+from bench import bench_api, bench_fair, bench_relay, bench_scheduler
 from bench.common import RESULTS_DIR, ROOT, child_env
 
-PARTS = ("exports", "scheduler", "api", "relay")
+PARTS = ("exports", "scheduler", "api", "relay", "fair")
 EXPORT_TARGETS = {
     "csv": 1.5,
     "excel": 1.3,
@@ -275,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         report = bench_relay.run(databases, args.quick)
         latest["parts"]["relay"] = report
         rows += bench_relay.rows(report)
+    if "fair" in parts:
+        print("\n#### sharing between businesses (noisy neighbour)", flush=True)
+        report = bench_fair.run(databases)
+        latest["parts"]["fair"] = report
+        rows += bench_fair.rows(report)
     latest["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     latest["environment"]["seconds"] = round(time.perf_counter() - started, 1)
     latest["rows"] = rows
