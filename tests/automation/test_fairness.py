@@ -218,3 +218,55 @@ def test_a_pool_process_never_queues_more_than_its_free_workers(file_app):
             assert left == 0  # the workers chained through the queue one by one
         finally:
             executor.shutdown(wait=True, app=app)
+
+
+def test_the_queue_cap_is_exact_when_requests_race(file_app, monkeypatch):
+    """Eight requests at once against a cap of three: three runs, five refusals, whatever the
+    interleaving (SQLite's write lock, PostgreSQL's advisory lock per business)."""
+    import dashboard.automation.runner as runner_module
+
+    app = file_app(EXPORT_MAX_QUEUED_PER_BUSINESS=3, EXPORT_MAX_CONCURRENT_PER_BUSINESS=1)
+    real_audit = runner_module.record_audit
+
+    def slow_audit(*args, **kwargs):
+        # Widen the window between the count and the commit, where an unlocked check lets every
+        # request see the same two or three waiting runs (PostgreSQL's READ COMMITTED).
+        time.sleep(0.1)
+        return real_audit(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "record_audit", slow_audit)
+    with app.app_context():
+        shop = _business("Racing")
+        # A run in progress: nothing of this business can start, so every new run stays PENDING.
+        _pending(shop, status="PROCESSING", started_at=utcnow(), heartbeat_at=utcnow())
+        shop_id = shop.id
+        db.session.remove()
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def request() -> None:
+        with app.app_context():
+            business = db.session.get(Business, shop_id)
+            barrier.wait()
+            try:
+                ScheduledExportRunner().start_one_off_export(
+                    business, None, "INVENTORY", "csv", {}, [], "API"
+                )
+                outcomes.append("accepted")
+            except fairness.QueueFull as exc:
+                assert exc.retry_after > 0
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["accepted"] * 3 + ["refused"] * 5
+    with app.app_context():
+        waiting = db.session.scalar(
+            select(func.count()).select_from(ExportHistory).where(ExportHistory.status == "PENDING")
+        )
+    assert waiting == 3
