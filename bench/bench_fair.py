@@ -263,7 +263,8 @@ def measure(kind: str, requests: int) -> dict:
         for i in range(instances):
             servers.append(Server(url, RESULTS_DIR / f"gunicorn_fair_{kind}_{i}.log", work / str(i)))
         ports = [s.port for s in servers]
-        timed_export(ports[0], token_a)  # warm: imports, connections, the first export
+        for port in ports:  # warm every instance: imports, connections, its first export
+            timed_export(port, token_a)
         idle = []
         for i in range(3):
             seconds, final = timed_export(ports[i % len(ports)], token_a)
