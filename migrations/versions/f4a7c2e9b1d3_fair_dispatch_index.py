@@ -1,7 +1,7 @@
 """fair dispatch: each business's last run start in one index seek
 
 Revision ID: f4a7c2e9b1d3
-Revises: 5c8e1f2a7b3d
+Revises: 5d2f8a61c3e7
 Create Date: 2026-12-05 08:00:00.000000
 
 The dispatcher (dashboard/automation/fairness.py) serves the business whose last run started
@@ -16,7 +16,7 @@ import dashboard.models.types  # noqa: F401  (portable UUID, JSON and UTC dateti
 
 # revision identifiers, used by Alembic.
 revision = "f4a7c2e9b1d3"
-down_revision = "5c8e1f2a7b3d"
+down_revision = "5d2f8a61c3e7"
 branch_labels = None
 depends_on = None
 
