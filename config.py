@@ -161,6 +161,20 @@ class Config:
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Operations (docs/operations.md). OPS_TOKEN: the operator's token for /metrics and for the
+    # details of /healthz, /readyz and /api/version (`Authorization: Bearer ...`); unset, nobody sees them.
+    OPS_TOKEN = os.environ.get("OPS_TOKEN", "")
+    # Seconds each /readyz dependency probe may take, and how long this process reuses an SMTP
+    # answer (a load balancer polling every few seconds must not open an SMTP session each time).
+    READYZ_PROBE_TIMEOUT = float(os.environ.get("READYZ_PROBE_TIMEOUT", 3))
+    READYZ_SMTP_CACHE_SECONDS = float(os.environ.get("READYZ_SMTP_CACHE_SECONDS", 30))
+    # Retention applied by the cleanup job, in days; 0 keeps rows forever. Runs (and their mail
+    # rows) older than HISTORY_RETENTION_DAYS, sent or given-up mail older than MAIL_RETENTION_DAYS,
+    # audit entries older than AUDIT_RETENTION_DAYS are deleted.
+    HISTORY_RETENTION_DAYS = _int("HISTORY_RETENTION_DAYS", 0)
+    MAIL_RETENTION_DAYS = _int("MAIL_RETENTION_DAYS", 0)
+    AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 0)
+
     TESTING = False
     ENV_NAME = "development"
 

@@ -84,6 +84,45 @@ def _structured_logging() -> dict:
 
 logconfig_dict = _structured_logging()
 
+
+def _metrics_directory() -> str:
+    """Prometheus multiprocess mode: every worker writes its counters to files in one folder and a
+    scrape of any worker adds them up (dashboard/ops/metrics.py). Set before the app (and with it
+    prometheus_client) is imported. Unset: a fresh folder per gunicorn instance, so that two
+    instances on one host never mix their figures."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="export-automation-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+METRICS_DIR = _metrics_directory()
+
+
+def on_starting(server):
+    """A new arbiter: the files of a previous instance's processes are not ours (their counters
+    would be added to ours for ever)."""
+    for name in os.listdir(METRICS_DIR):
+        if name.endswith(".db"):
+            try:
+                os.unlink(os.path.join(METRICS_DIR, name))
+            except OSError:
+                pass
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges (its scheduler's last poll) from the sums."""
+    try:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, METRICS_DIR)
+    except Exception:  # metrics must never stop the arbiter
+        server.log.exception("could not drop the metrics of worker %s", worker.pid)
+
 # gunicorn's control socket (`gunicornc`) defaults to one path per user: several instances on one host
 # would fight over it. Off unless a path is given.
 if os.environ.get("GUNICORN_CONTROL_SOCKET"):

@@ -13,3 +13,7 @@ def register(app: Flask) -> None:
     from dashboard.api import register as register_api
 
     register_api(app)
+
+    from dashboard.ops import metrics
+
+    metrics.init_app(app)  # /metrics and request latency (docs/operations.md)

@@ -85,7 +85,41 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     for key, value in vars(record).items():
         if key not in _RESERVED and key not in fields and not key.startswith("_"):
             fields[key] = value
+    if record.name == "gunicorn.access" and isinstance(record.args, dict):
+        fields.update(access_fields(record.args))
     return fields
+
+
+def access_fields(atoms: dict[str, Any]) -> dict[str, Any]:
+    """gunicorn's access-log atoms as fields a log store can filter on (the message keeps gunicorn's
+    combined line). Request headers are among the atoms: only these few are taken, never
+    Authorization or cookies."""
+
+    def atom(key: str) -> Any:
+        value = atoms.get(key)
+        return None if value in (None, "-") else value
+
+    status = atom("s")
+    duration = atoms.get("D")
+    fields = {
+        "method": atom("m"),
+        "path": atom("U"),
+        "query": atom("q") or None,
+        "status": int(status) if str(status or "").isdigit() else status,
+        "duration_ms": round(duration / 1000, 3) if isinstance(duration, int | float) else None,
+        "bytes": atoms.get("B"),
+        "remote_addr": atom("h"),
+        "forwarded_for": atom("{x-forwarded-for}i"),
+        "user_agent": atom("a"),
+        "referer": atom("f"),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _version() -> str:
+    from dashboard.ops.version import app_version
+
+    return app_version()
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -102,6 +136,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "pid": record.process,
             "thread": record.threadName,
+            "version": _version(),
         }
         payload.update(_fields(record))
         payload["msg"] = record.getMessage()
@@ -128,6 +163,7 @@ class KeyValueFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
+            "version": _version(),
         }
         parts.update(_fields(record))
         parts["msg"] = record.getMessage()

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, url_for
 from flask_login import current_user
 
+from dashboard.ops.version import app_version
 from dashboard.tenancy import current_business, current_membership, current_user_memberships
 
 
@@ -58,4 +59,5 @@ def init_app(app: Flask) -> None:
             "current_membership": current_membership() if current_user.is_authenticated else None,
             "current_business": current_business() if current_user.is_authenticated else None,
             "user_memberships": memberships,
+            "app_version": app_version(),
         }

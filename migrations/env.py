@@ -8,9 +8,13 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging, unless the app has already set up its own
+# (create_app() outside tests: LOG_FORMAT json in production). alembic.ini's handlers would
+# otherwise replace it and `flask db upgrade` would print plain lines among the JSON ones.
+if not any(h.get_name() == "dashboard-structured" for h in logging.getLogger().handlers):
+    fileConfig(config.config_file_name)
+else:
+    logging.getLogger("alembic").setLevel(logging.INFO)
 logger = logging.getLogger("alembic.env")
 
 

@@ -49,6 +49,7 @@ from dashboard.automation.quota import (
 from dashboard.automation.storage import ExportFileNotFound, UnsafePathError, get_storage
 from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.extensions import db
+from dashboard.logging_setup import log_context
 from dashboard.models.automation import (
     MAIL_FAILED,
     MAIL_PENDING,
@@ -66,6 +67,7 @@ from dashboard.models.automation import (
 )
 from dashboard.models.pos import ROLE_OWNER, Business, Membership, User
 from dashboard.models.types import utcnow
+from dashboard.ops import metrics
 from dashboard.services.addresses import domain_allowed, needs_smtputf8
 from dashboard.services.notifications import allowed_domains, get_settings
 from dashboard.services.presenters import TRIGGER_LABELS, file_size_display, local_display
@@ -775,6 +777,24 @@ def _record(row: MailMessage, attempt: int, outcome: mailer.RecipientResult, now
     return "retry"
 
 
+def _report_outcome(row: MailMessage, attempt: int, recorded: str, outcome: mailer.RecipientResult) -> None:
+    """Count the attempt, and say every failure in the log (WARNING, with the run's id): the
+    database alone holds the error otherwise, and operators read logs, not rows."""
+    if recorded == "failed":
+        recorded = "refused" if outcome.outcome == mailer.PERMANENT else "given_up"
+    metrics.record_mail(row.kind, recorded)
+    if recorded == "sent":
+        return
+    with log_context(
+        history_id=str(row.history_id) if row.history_id else None,
+        mail_id=str(row.id),
+        mail_kind=row.kind,
+        mail_outcome=recorded,
+        mail_attempt=attempt,
+    ):
+        log.warning("mail %s to %s not delivered (%s): %s", row.kind, row.recipient, recorded, outcome.error)
+
+
 def _aware(value: datetime | None) -> datetime:
     if value is None:
         return utcnow()
@@ -875,7 +895,9 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                     mailer.clean_header(f"{type(exc).__name__}: {exc}", 500),
                 )
                 result = mailer.SendResult()
-            stats[_record(row, attempt, outcome, now)] += 1
+            recorded = _record(row, attempt, outcome, now)
+            stats[recorded] += 1
+            _report_outcome(row, attempt, recorded, outcome)
             if result.connection_error and outcome.outcome == mailer.TRANSIENT:
                 rest = [r for r in row_ids[index + 1 :]]
                 stats["deferred"] += _defer(rest, outcome.error, now + backoff(attempt))
@@ -1045,15 +1067,25 @@ def sync_history_delivery(history_id: uuid.UUID) -> None:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    emailed = 0
     if sent_times:
         # Monotonic: only a COMPLETED run becomes EMAILED; nothing else is touched.
-        db.session.execute(
+        emailed = db.session.execute(
             update(ExportHistory)
             .where(ExportHistory.id == history_id, ExportHistory.status == STATUS_COMPLETED)
             .values(status=STATUS_EMAILED)
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount
     db.session.commit()
+    if emailed == 1:
+        run = db.session.execute(
+            select(ExportHistory.export_type, ExportHistory.format, ExportHistory.trigger).where(
+                ExportHistory.id == history_id
+            )
+        ).first()
+        db.session.rollback()
+        if run is not None:
+            metrics.record_run(STATUS_EMAILED, run.export_type, run.format, run.trigger)
 
 
 def _pending_ids(now: datetime, history_id: uuid.UUID | None = None, limit: int = 500) -> list[uuid.UUID]:

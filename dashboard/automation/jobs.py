@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,13 @@ _EXTENSION_KEY = "export_scheduler"
 # ------------------------------------------------------------------------------------ jobs
 
 
+def _log_summary(level: int, job: str, summary: dict) -> None:
+    """A job's figures as fields of the record (`job`, `summary`: an object in JSON logs), not a
+    Python dict inside the message: a log store can then filter on summary.failed > 0."""
+    figures = {key: value for key, value in summary.items() if isinstance(value, int | float | str)}
+    log.log(level, "%s finished", job, extra={"job": job, "summary": figures})
+
+
 def check_and_run_scheduled_exports(now: datetime | None = None, *, wait: bool = False) -> dict:
     """Recover stale runs, claim due occurrences, start their runs. `wait`: until they end."""
     from dashboard.automation.runner import ScheduledExportRunner
@@ -74,7 +82,7 @@ def check_and_run_scheduled_exports(now: datetime | None = None, *, wait: bool =
     summary = runner.run_due_schedules(now, wait=wait)
     summary["recovered_stale"] = recovered["stale_failed"]
     summary["expired_pending"] = recovered["pending_expired"]
-    log.info("check_and_run_scheduled_exports: %s", summary)
+    _log_summary(logging.INFO, "check_and_run_scheduled_exports", summary)
     return summary
 
 
@@ -85,7 +93,7 @@ def cleanup_old_exports(days_to_keep: int | None = None, now: datetime | None = 
 
     summary = get_storage().cleanup_old_exports(days_to_keep, now=now)
     summary["work_dirs_removed"] = remove_abandoned_work_dirs()
-    log.info("cleanup_old_exports: %s", summary)
+    _log_summary(logging.INFO, "cleanup_old_exports", summary)
     return summary
 
 
@@ -94,7 +102,7 @@ def retry_failed_exports(now: datetime | None = None, *, wait: bool = False) -> 
     from dashboard.automation.runner import ScheduledExportRunner
 
     summary = ScheduledExportRunner().retry_failed_exports(now, wait=wait)
-    log.info("retry_failed_exports: %s", summary)
+    _log_summary(logging.INFO, "retry_failed_exports", summary)
     return summary
 
 
@@ -102,7 +110,7 @@ def process_mail_outbox(now: datetime | None = None) -> dict:
     from dashboard.automation import delivery
 
     summary = delivery.process_outbox(now)
-    log.debug("process_mail_outbox: %s", summary)
+    _log_summary(logging.DEBUG, "process_mail_outbox", summary)
     return summary
 
 
@@ -110,11 +118,42 @@ def send_export_summary_report(now: datetime | None = None, force: bool = False)
     from dashboard.automation import delivery
 
     summary = delivery.send_export_summary_report(now, force=force)
-    log.info("send_export_summary_report: %s", summary)
+    _log_summary(logging.INFO, "send_export_summary_report", summary)
     return summary
 
 
 # ------------------------------------------------------------------------------------ scheduler
+
+
+# The scheduler's heartbeat in this process: when it started and when its poll last finished
+# (/readyz and the scheduler_last_poll metric read them).
+_POLL_KEY = "export_scheduler_polls"
+
+
+def _record_poll(app: Flask, started: bool = False) -> None:
+    now = time.time()
+    state = app.extensions.setdefault(_POLL_KEY, {"pid": os.getpid(), "started": now, "last_poll": None})
+    if started or state.get("pid") != os.getpid():
+        state.update({"pid": os.getpid(), "started": now, "last_poll": None})
+    else:
+        state["last_poll"] = now
+    from dashboard.ops import metrics
+
+    metrics.scheduler_polled(now)
+
+
+def seconds_since_last_poll(app: Flask) -> float | None:
+    """Seconds since this process's scheduler last finished a poll (or started, before its first)."""
+    state = app.extensions.get(_POLL_KEY)
+    if not state or state.get("pid") != os.getpid():
+        return None
+    return time.time() - (state.get("last_poll") or state["started"])
+
+
+def poll_stale_after(app: Flask) -> float:
+    """A scheduler that has not polled for this long is stuck: three polls missed, a minute at least."""
+    poll = float(app.config.get("SCHEDULER_POLL_SECONDS", 60))
+    return max(3 * poll, poll + 60)
 
 
 def _in_app_context(app: Flask, job: Callable[[], Any], name: str) -> Callable[[], Any]:
@@ -125,10 +164,12 @@ def _in_app_context(app: Flask, job: Callable[[], Any], name: str) -> Callable[[
             try:
                 return job()
             except Exception:
-                log.exception("scheduled job %s failed", name)
+                log.exception("scheduled job %s failed", name, extra={"job": name})
                 return None
             finally:
                 db.session.remove()
+                if name == "check_and_run_scheduled_exports":
+                    _record_poll(app)
 
     run.__name__ = name
     return run
@@ -211,6 +252,7 @@ def start_scheduler(app: Flask):
     scheduler = create_scheduler(app)
     scheduler.start()
     app.extensions[_EXTENSION_KEY] = (os.getpid(), scheduler)
+    _record_poll(app, started=True)
     log.info(
         "export scheduler started (poll every %ss, %s workers)",
         app.config.get("SCHEDULER_POLL_SECONDS"),
@@ -246,6 +288,7 @@ def run_scheduler_forever(app: Flask) -> None:
     from dashboard.automation import executor
 
     scheduler = create_scheduler(app, BlockingScheduler)
+    _record_poll(app, started=True)
     stopping = threading.Event()
 
     def stop(signum, frame):  # noqa: ARG001

@@ -78,6 +78,7 @@ from dashboard.models.automation import (
 )
 from dashboard.models.pos import Business, User
 from dashboard.models.types import GUID, UTCDateTime, new_uuid, utcnow
+from dashboard.ops import metrics
 from dashboard.services.audit import record_audit
 from dashboard.services.errors import ValidationError
 from dashboard.services.notifications import check_allowed_recipients
@@ -321,6 +322,7 @@ class _Run:
         workdir: str | None = None
         info: _RunInfo | None = None
         storage = None
+        began = time.monotonic()
         try:
             info = self.load()
             if info is None:
@@ -384,6 +386,14 @@ class _Run:
             if not self._final_write(completed, stored_path):
                 raise ClaimLost(f"run {self.history_id} was taken away before it finished")
             stored_path = None  # recorded: from now on the file belongs to the record
+            metrics.record_run(
+                STATUS_COMPLETED, info.export_type, info.fmt, info.trigger, time.monotonic() - began
+            )
+            log.info(
+                "run %s completed",
+                self.history_id,
+                extra={"records": int(result.record_count), "file_size": int(result.size)},
+            )
             return STATUS_COMPLETED
         except ClaimLost as exc:
             log.warning("%s; its results are discarded", exc)
@@ -409,6 +419,10 @@ class _Run:
                     "run %s: the failure could not be recorded; stale recovery will", self.history_id
                 )
                 return None
+            if ok and info is not None:
+                metrics.record_run(
+                    STATUS_FAILED, info.export_type, info.fmt, info.trigger, time.monotonic() - began
+                )
             return STATUS_FAILED if ok else None
         finally:
             db.session.rollback()
@@ -1185,6 +1199,7 @@ class ScheduledExportRunner:
             if changed:
                 summary["stale_failed"] += 1
                 finished.append(row.id)
+        metrics.record_stale("interrupted", summary["stale_failed"])
         for history_id in finished:
             self._deliver(history_id)
         if finished:

@@ -39,6 +39,10 @@ ADMIN_URL = os.environ.get("PROD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 TEMPLATE_DB = "test_prod_template"
 SECRET_KEY = "production-test-secret-" + "x" * 24
+OPS_TOKEN = "ops-test-token-" + "y" * 24
+OPS_HEADERS = {"Authorization": f"Bearer {OPS_TOKEN}"}
+# What the old /healthz checked, and what a load balancer asks /readyz (docs/deploy.md).
+READY_URL = "/readyz?checks=database,storage"
 PASSWORD = "correct-horse-battery"
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -143,6 +147,7 @@ def base_env(database: str) -> dict[str, str]:
             "FLASK_APP": "app",
             "APP_ENV": "production",
             "SECRET_KEY": SECRET_KEY,
+            "OPS_TOKEN": OPS_TOKEN,
             "DATABASE_URL": database,
             "LOG_FORMAT": "keyvalue",
             "PYTHONUNBUFFERED": "1",
@@ -486,12 +491,12 @@ class Instance:
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                return requests.get(f"{self.url}/healthz", timeout=5).status_code == expect
+                return requests.get(f"{self.url}{READY_URL}", timeout=5).status_code == expect
             except requests.RequestException:
                 return False
 
         try:
-            wait_for(ready, timeout, 0.2, f"{self.name} /healthz {expect}")
+            wait_for(ready, timeout, 0.2, f"{self.name} {READY_URL} {expect}")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- {self.name} log ---\n{self.log_tail()}") from None
 

@@ -1,4 +1,5 @@
-"""Production settings read from the environment, and /healthz checking the database and the storage."""
+"""Production settings read from the environment, and /readyz checking the database and the storage
+(the details for the operator token; tests/ops/test_health.py covers what anonymous callers see)."""
 
 from __future__ import annotations
 
@@ -127,17 +128,31 @@ def test_postgresql_engine_gets_a_sized_pool_pre_ping_and_a_connect_timeout(tmp_
         assert db.engine.pool.size() == 7
 
 
-def test_healthz_checks_database_and_local_storage(client):
-    response = client.get("/healthz")
+OPS = {"Authorization": "Bearer ops-token-for-tests-0123456789"}
+
+
+def ready(application, **kwargs):
+    application.config["OPS_TOKEN"] = OPS["Authorization"].split()[1]
+    return application.test_client().get("/readyz", headers=OPS, **kwargs)
+
+
+def test_readyz_checks_database_and_local_storage(app):
+    response = ready(app)
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
+    assert response.get_json()["checks"] == {
+        "database": "ok",
+        "storage": "ok",
+        "redis": "disabled",
+        "smtp": "disabled",
+        "scheduler": "disabled",
+    }
 
 
-def test_healthz_reports_an_unwritable_export_folder(app_factory, tmp_path):
+def test_readyz_reports_an_unwritable_export_folder(app_factory, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the export folder should be")
     application = app_factory(EXPORT_ROOT=str(blocker / "exports"))
-    response = application.test_client().get("/healthz")
+    response = ready(application)
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "error" and body["checks"]["database"] == "ok"
@@ -145,19 +160,23 @@ def test_healthz_reports_an_unwritable_export_folder(app_factory, tmp_path):
     assert not list(tmp_path.rglob(".healthz-*"))  # the probe never stays behind
 
 
-def test_healthz_checks_the_s3_bucket(app_factory, s3_server, s3_bucket):
+def test_readyz_checks_the_s3_bucket(app_factory, s3_server, s3_bucket):
     ok = app_factory(STORAGE_BACKEND="s3", S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_server.endpoint)
-    assert ok.test_client().get("/healthz").get_json()["checks"]["storage"] == "ok"
+    assert ready(ok).get_json()["checks"]["storage"] == "ok"
 
     missing = app_factory(
         STORAGE_BACKEND="s3", S3_BUCKET="no-such-bucket", S3_ENDPOINT_URL=s3_server.endpoint
     )
-    response = missing.test_client().get("/healthz")
+    response = ready(missing)
     assert response.status_code == 503
     assert response.get_json()["checks"]["storage"].startswith("error: bucket 'no-such-bucket' unavailable")
+    # Anonymous callers learn that it is not ready, not which bucket (the issue 22 finding).
+    anonymous = missing.test_client().get("/readyz")
+    assert anonymous.status_code == 503 and anonymous.get_json() == {"status": "error"}
+    assert b"no-such-bucket" not in anonymous.data
 
 
-def test_healthz_reports_s3_down_quickly(app_factory):
+def test_readyz_reports_s3_down_quickly(app_factory):
     import socket
     import time
 
@@ -168,7 +187,7 @@ def test_healthz_reports_s3_down_quickly(app_factory):
         STORAGE_BACKEND="s3", S3_BUCKET="exports", S3_ENDPOINT_URL=f"http://127.0.0.1:{port}"
     )
     started = time.monotonic()
-    response = application.test_client().get("/healthz")
+    response = ready(application)
     assert response.status_code == 503
     assert "unavailable" in response.get_json()["checks"]["storage"]
     assert time.monotonic() - started < 5

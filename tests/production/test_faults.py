@@ -22,6 +22,8 @@ import requests
 from tests.production.prodkit import (
     BIG_SALES,
     BIG_SHOP,
+    OPS_HEADERS,
+    READY_URL,
     SMALL_SHOP,
     ProdDatabase,
     S3Server,
@@ -286,7 +288,7 @@ def test_postgresql_restart_while_schedulers_run_loses_nothing(
     before = Counter(h["status"] for h in history(database))
     throwaway_cluster.stop("fast")  # every connection is cut, like a crash or a failover
     down_at = time.monotonic()
-    health = requests.get(f"{instances[0].url}/healthz", timeout=15)
+    health = requests.get(f"{instances[0].url}{READY_URL}", headers=OPS_HEADERS, timeout=15)
     assert health.status_code == 503 and health.json()["checks"]["database"].startswith("error")
     time.sleep(3)
     throwaway_cluster.start()
@@ -391,7 +393,7 @@ def test_s3_unavailable_for_a_while_fails_truthfully_then_retries(prod_db, fleet
         env = fleet.env(prod_db.url, **{**FAST, "EXPORT_RETRY_BASE_SECONDS": "2"}, **s3_env(s3, bucket))
         instance = fleet.start(env)
         s3.stop()
-        assert requests.get(f"{instance.url}/healthz", timeout=10).status_code == 503
+        assert requests.get(f"{instance.url}/readyz", timeout=10).status_code == 503
         count = 3
         insert_schedules(
             prod_db,

@@ -64,7 +64,10 @@ def R(access: str, *methods: str, why: str = "") -> Route:  # noqa: N802  (reads
 ROUTES: dict[str, Route] = {
     # Public
     "static": R(PUBLIC, "GET", why="CSS, JavaScript, vendored htmx"),
-    "health.healthz": R(PUBLIC, "GET", why="load balancers; reports ok/error only"),
+    "health.healthz": R(PUBLIC, "GET", why="liveness; ok only (details for the operator token)"),
+    "health.readyz": R(PUBLIC, "GET", why="readiness; ok/error only (details for the operator token)"),
+    "health.version": R(PUBLIC, "GET", why="the release version (details for the operator token)"),
+    "metrics.metrics": R(PUBLIC, "GET", why="operator token (OPS_TOKEN), no business data"),
     "auth.login": R(PUBLIC, "GET", "POST", why="throttled per account and per address"),
     "auth.logout": R(PUBLIC, "POST", why="signing out needs no sign-in"),
     "api_openapi.openapi_json": R(PUBLIC, "GET", why="describes the API, holds no business data"),
