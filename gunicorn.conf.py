@@ -123,6 +123,7 @@ def child_exit(server, worker):
     except Exception:  # metrics must never stop the arbiter
         server.log.exception("could not drop the metrics of worker %s", worker.pid)
 
+
 # gunicorn's control socket (`gunicornc`) defaults to one path per user: several instances on one host
 # would fight over it. Off unless a path is given.
 if os.environ.get("GUNICORN_CONTROL_SOCKET"):
