@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from dashboard.extensions import db
 from dashboard.models.pos import ROLES, Business, Membership, User
+from dashboard.ops.passwords import password_options, read_password
 
 users_cli = AppGroup("users", help="Create users, issue and revoke API tokens.")
 demo_cli = AppGroup("demo", help="Demo point-of-sale data.")
@@ -38,22 +39,22 @@ def fail(message: str) -> None:
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--password", required=True, help="The user's password (at least 8 characters).")
+@password_options
 @click.option("--business", "business_name", required=True, help="Business name (created if new).")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--timezone", "tz", default="UTC", show_default=True, help="IANA timezone of a new business.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--currency", default="USD", show_default=True, help="Currency of a new business.")
-def create_user(email, password, business_name, role, tz, name, currency):
-    """Create a user (or add a membership to an existing one)."""
+def create_user(email, password, password_stdin, business_name, role, tz, name, currency):
+    """Create a user (or add a membership to an existing one). The password: a prompt, or
+    --password-stdin (scripts), or --password (visible in `ps`: avoid)."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
         email = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         fail(f"{email!r} is not a valid e-mail address: {exc}")
-    if len(password) < 8:
-        fail("the password must have at least 8 characters.")
+    password = read_password(password, password_stdin)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -143,10 +144,19 @@ def sign_out_command(email):
 @click.option("--business", "business_name", default=None, help="Seed only this business.")
 @click.option("--sales", default=None, type=click.IntRange(min=0), help="Number of sales.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has businesses.")
-def seed_command(business_name, sales, if_empty):
+@click.option("--yes-i-know", is_flag=True, help="Seed even in production (APP_ENV=production).")
+def seed_command(business_name, sales, if_empty, yes_i_know):
     """Seed deterministic demo POS data."""
+    from flask import current_app
+
     from dashboard import demo
 
+    if current_app.config.get("ENV_NAME") == "production" and not yes_i_know:
+        # Demo logins share a published password: never create them on a real database by accident.
+        fail(
+            "this is a production database (APP_ENV=production): the demo seed creates logins with "
+            "the published demo password. Add --yes-i-know if you really mean it."
+        )
     if if_empty and db.session.scalar(select(func.count(Business.id))):
         click.echo("Database already has data; demo seed skipped.")
         return
@@ -168,3 +178,6 @@ def init_app(app: Flask) -> None:
 
     for group in (users_cli, demo_cli, exports_cli, scheduler_cli):
         app.cli.add_command(group)
+    from dashboard.ops.cli import register as register_ops_commands
+
+    register_ops_commands(app)  # users list|set-password|deactivate, exports skip-missed, pos, business
