@@ -131,7 +131,11 @@ class ApiToken(db.Model):
 
 class Customer(db.Model):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_business_name", "business_id", "name"),)
+    __table_args__ = (
+        Index("ix_customers_business_name", "business_id", "name"),
+        # The POS's own id for the customer: `flask pos import customers` is idempotent on it.
+        UniqueConstraint("business_id", "external_id", name="uq_customers_business_external"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
@@ -143,6 +147,7 @@ class Customer(db.Model):
     total_spent_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     credit_limit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     credit_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CreditTransaction(db.Model):
@@ -221,7 +226,11 @@ class SaleLine(db.Model):
 
 class AuditLog(db.Model):
     __tablename__ = "audit_logs"
-    __table_args__ = (Index("ix_audit_logs_business_created", "business_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_logs_business_created", "business_id", "created_at"),
+        # The POS's own id for an imported entry (None for the dashboard's own entries).
+        UniqueConstraint("business_id", "external_id", name="uq_audit_logs_business_external"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
@@ -234,5 +243,6 @@ class AuditLog(db.Model):
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[str] = mapped_column(Text, default="")
     ip_address: Mapped[str] = mapped_column(String(64), default="")
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     user: Mapped[User | None] = relationship()
