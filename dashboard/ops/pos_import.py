@@ -457,7 +457,7 @@ class PosImporter:
         first = group[0][1]
         for line, row in group:
             if row.get("__extra__"):
-                raise RowError(f"more cells than columns in the header.", line)
+                raise RowError("more cells than columns in the header.", line)
             for column in SALE_COLUMNS + ("subtotal", "total"):
                 if (row.get(column) or "").strip() != (first.get(column) or "").strip():
                     raise RowError(f"the rows of receipt {receipt!r} disagree on {column}.", line)
@@ -485,7 +485,7 @@ class PosImporter:
                     raise RowError(f"sku {sku!r} is unknown (import the products first).", line)
             quantity = _int(row.get("quantity"), "quantity", default=1)
             if quantity == 0:
-                raise RowError(f"quantity must not be 0.", line)
+                raise RowError("quantity must not be 0.", line)
             unit_price = _money(row.get("unit_price"), "unit_price", default=None)
             line_total = _money(row.get("line_total"), "line_total", default=unit_price * quantity)
             lines.append(
