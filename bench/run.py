@@ -8,6 +8,8 @@ same run, printed as one table and written to bench/results/latest.json.
   pandas, at 100,000 and 1,000,000 sales; peak memory growth; PDF rows/s at 10,000 rows.
 - scheduler (bench/bench_scheduler.py): a poll of 100,000 schedules with nothing due, and 1,000
   claims, on SQLite and PostgreSQL, with the poll query's plan.
+- pos (bench/bench_pos.py): `flask pos import` of 100,000 generated sales with their lines, on SQLite
+  and PostgreSQL, against one minute; the same file again (nothing added); an export reading it back.
 - api (bench/bench_api.py): statistics and the history list/page on 1,100,000 runs under 20
   concurrent clients against gunicorn, with /healthz as the peer.
 - relay (bench/bench_relay.py): twelve run-nows of a schedule with 50 outside addresses, mail
@@ -37,10 +39,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import bench_api, bench_fair, bench_relay, bench_scheduler
+from bench import bench_api, bench_fair, bench_pos, bench_relay, bench_scheduler
 from bench.common import RESULTS_DIR, ROOT, child_env
 
-PARTS = ("exports", "scheduler", "api", "relay", "fair")
+PARTS = ("exports", "scheduler", "api", "relay", "fair", "pos")
 EXPORT_TARGETS = {
     "csv": 1.5,
     "excel": 1.3,
@@ -284,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         report = bench_fair.run(databases)
         latest["parts"]["fair"] = report
         rows += bench_fair.rows(report)
+    if "pos" in parts:
+        print("\n#### POS import", flush=True)
+        report = bench_pos.run(databases, args.quick)
+        latest["parts"]["pos"] = report
+        rows += bench_pos.rows(report)
     latest["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     latest["environment"]["seconds"] = round(time.perf_counter() - started, 1)
     latest["rows"] = rows
