@@ -71,6 +71,9 @@ def cleanup_command(days: int | None) -> None:
                 "refused",
                 "errors",
                 "partial_files_removed",
+                "history_deleted",
+                "mail_deleted",
+                "audit_deleted",
             ],
         )
     )

@@ -91,8 +91,11 @@ def cleanup_old_exports(days_to_keep: int | None = None, now: datetime | None = 
     from dashboard.automation.runner import remove_abandoned_work_dirs
     from dashboard.automation.storage import get_storage
 
+    from dashboard.ops.retention import apply_retention
+
     summary = get_storage().cleanup_old_exports(days_to_keep, now=now)
     summary["work_dirs_removed"] = remove_abandoned_work_dirs()
+    summary.update(apply_retention(now))  # HISTORY_/MAIL_/AUDIT_RETENTION_DAYS (0: keep for ever)
     _log_summary(logging.INFO, "cleanup_old_exports", summary)
     return summary
 
