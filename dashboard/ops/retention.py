@@ -71,7 +71,9 @@ def _delete_history(cutoff: datetime) -> tuple[int, int]:
                     files += 1 if storage.delete_export_file(path) else 0
                 except Exception as exc:  # the row goes anyway: a stray file is only space
                     log.warning("retention: file %s not deleted: %s", path, exc)
-        runs += db.session.execute(delete(ExportHistory).where(ExportHistory.id.in_([r.id for r in rows]))).rowcount
+        runs += db.session.execute(
+            delete(ExportHistory).where(ExportHistory.id.in_([r.id for r in rows]))
+        ).rowcount
         db.session.commit()
 
 
