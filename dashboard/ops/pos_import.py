@@ -542,10 +542,17 @@ class PosImporter:
         old = [(r, s, items) for r, s, items in batch if r in existing]
         line_rows: list[dict] = []
         if new:
-            returned = db.session.execute(
-                insert(sales).returning(sales.c.id, sort_by_parameter_order=True), [s for _, s, _ in new]
-            ).all()
-            for (_, _, items), (sale_id,) in zip(new, returned, strict=True):
+            if _postgresql():
+                new_ids = _copy_with_new_ids(sales, [s for _, s, _ in new])
+            else:
+                new_ids = [
+                    sale_id
+                    for (sale_id,) in db.session.execute(
+                        insert(sales).returning(sales.c.id, sort_by_parameter_order=True),
+                        [s for _, s, _ in new],
+                    )
+                ]
+            for (_, _, items), sale_id in zip(new, new_ids, strict=True):
                 line_rows.extend({"sale_id": sale_id, **item} for item in items)
             report.inserted += len(new)
         if old:
@@ -567,7 +574,10 @@ class PosImporter:
             report.updated += len(changed)
             report.unchanged += len(old) - len(changed)
         if line_rows:
-            db.session.execute(insert(lines_table), line_rows)
+            if _postgresql():
+                _copy(lines_table, line_rows)
+            else:
+                db.session.execute(insert(lines_table), line_rows)
             report.lines += len(line_rows)
         batch.clear()
 
@@ -606,6 +616,35 @@ class PosImporter:
             if theirs != ours or file_lines != stored_lines.get(sale_id, []):
                 changed.add(sale_id)
         return changed
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _copy(table, rows: list[dict]) -> None:
+    """PostgreSQL's COPY, in the session's transaction: several times faster than multi-row INSERTs
+    for hundreds of thousands of rows (no SQL text to build and parse)."""
+    columns = list(rows[0])
+    raw = db.session.connection().connection.driver_connection
+    names = ", ".join(f'"{name}"' for name in columns)
+    with raw.cursor() as cursor:
+        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([_naive(row[name]) for name in columns])
+
+
+def _copy_with_new_ids(table, rows: list[dict]) -> list[int]:
+    """COPY rows with ids drawn from the table's own sequence (so nothing else can take them)."""
+    ids = list(
+        db.session.scalars(
+            select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+                func.generate_series(1, len(rows))
+            )
+        )
+    )
+    _copy(table, [{"id": new_id, **row} for new_id, row in zip(ids, rows, strict=True)])
+    return ids
 
 
 def _naive(value: Any) -> Any:
