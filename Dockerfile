@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# Export Automation: one image for the web app (gunicorn), the dedicated scheduler and the
+# one-off commands (migrations, users). See docs/deploy.md, "Containers".
+
+# --- htmx: the pinned build from the npm registry (as `make install` does), without Node in the image.
+FROM node:22-bookworm-slim AS htmx
+ARG HTMX_VERSION=2.0.11
+WORKDIR /htmx
+RUN npm pack --silent "htmx.org@${HTMX_VERSION}" \
+    && tar -xzf "htmx.org-${HTMX_VERSION}.tgz" \
+    && cp package/dist/htmx.min.js "/htmx/htmx-${HTMX_VERSION}.min.js"
+
+# --- the application
+FROM python:3.11-slim-bookworm
+ARG HTMX_VERSION=2.0.11
+ARG GIT_REVISION=""
+
+# DejaVu fonts: PDFs embed them for text beyond Latin-1 (xhtml2pdf needs nothing else: no cairo).
+# tini reaps children and passes SIGTERM on, so gunicorn's graceful stop hands exports back.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core=2.37-6 tini=0.19.0-1+b3 \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    APP_ENV=production \
+    FLASK_APP=app \
+    INSTANCE_PATH=/var/lib/export-automation \
+    GUNICORN_BIND=0.0.0.0:8000 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics \
+    GIT_REVISION=${GIT_REVISION}
+
+WORKDIR /app
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# The service user: owns nothing of the code, only its instance folder.
+RUN groupadd --system --gid 10001 exports \
+    && useradd --system --uid 10001 --gid exports --home-dir /var/lib/export-automation --shell /usr/sbin/nologin exports \
+    && mkdir -p /var/lib/export-automation /tmp/metrics \
+    && chown exports:exports /var/lib/export-automation /tmp/metrics
+
+COPY --chown=root:root . .
+COPY --from=htmx /htmx/htmx-${HTMX_VERSION}.min.js static/vendor/
+
+USER 10001:10001
+EXPOSE 8000
+
+# Liveness only: a restart cures a stuck process, not a database outage (docs/operations.md).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "app:app"]
