@@ -937,6 +937,24 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")},
             }
         },
+        "/api/version": {
+            "get": {
+                "summary": "The release version (with the operator token: commit, Python, schema revision)",
+                "tags": ["meta"],
+                "operationId": None,
+                "security": [],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"version": {"type": "string"}},
+                            "required": ["version"],
+                        },
+                        "The version.",
+                    )
+                },
+            }
+        },
         "/api/reports/exports/": {
             "post": _queued(
                 _op(
