@@ -269,3 +269,19 @@ def test_exports_read_the_imported_data_back(runner, shop, files, tmp_path):
         shop, "AUDIT_LOGS", "csv", {"start_date": "2026-11-30", "end_date": "2026-11-30"}, out_dir=tmp_path
     )
     assert "till.opened" in Path(audit.path).read_text(encoding="utf-8-sig")
+
+
+def test_a_receipt_split_across_the_file_is_refused_not_merged(runner, shop, tmp_path):
+    path = write(
+        tmp_path / "split.csv",
+        [
+            ["receipt", "created_at", "payment_method", "quantity", "unit_price"],
+            ["R1", "2026-11-30T09:00:00Z", "cash", "1", "1.00"],
+            ["R2", "2026-11-30T09:05:00Z", "cash", "1", "2.00"],
+            ["R1", "2026-11-30T09:00:00Z", "cash", "1", "1.00"],
+        ],
+    )
+    result = run(runner, "sales", path)
+    assert result.exit_code == 1 and "2 sales added" in result.output
+    assert "receipt 'R1' already appeared at line 2: the rows of one receipt must be consecutive." in result.output
+    assert counts(shop.id)["lines"] == 2
