@@ -555,7 +555,9 @@ def scenarios(deep_page: int, port: int | None = None, token: str = "", cookie: 
     api = "/api/reports/automation/history/"
     filtered = urlencode(FILTERED)
     rows = [
-        ("/healthz", "/healthz", "none"),
+        # The peer: a database query and a storage probe, what /healthz did until it became
+        # liveness only (issue 22); /readyz limited to those two checks does exactly that.
+        ("/healthz", "/readyz?checks=database,storage", "none"),
         ("API list page 1", f"{api}?page=1", "token"),
         ("API list page 1, filtered", f"{api}?{filtered}&page=1", "token"),
         (f"API list page {deep_page}", f"{api}?page={deep_page}", "token"),
