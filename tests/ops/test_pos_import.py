@@ -283,5 +283,8 @@ def test_a_receipt_split_across_the_file_is_refused_not_merged(runner, shop, tmp
     )
     result = run(runner, "sales", path)
     assert result.exit_code == 1 and "2 sales added" in result.output
-    assert "receipt 'R1' already appeared at line 2: the rows of one receipt must be consecutive." in result.output
+    assert (
+        "receipt 'R1' already appeared at line 2: the rows of one receipt must be consecutive."
+        in result.output
+    )
     assert counts(shop.id)["lines"] == 2
