@@ -795,6 +795,13 @@ def _report_outcome(row: MailMessage, attempt: int, recorded: str, outcome: mail
         log.warning("mail %s to %s not delivered (%s): %s", row.kind, row.recipient, recorded, outcome.error)
 
 
+def _report_held(row: MailMessage, until: datetime) -> None:
+    """Held is not lost (it is sent when the window allows): counted, and logged at INFO."""
+    metrics.record_mail(row.kind, "held")
+    with log_context(history_id=str(row.history_id) if row.history_id else None, mail_id=str(row.id)):
+        log.info("mail %s to %s held until %s (daily limit)", row.kind, row.recipient, until.isoformat())
+
+
 def _aware(value: datetime | None) -> datetime:
     if value is None:
         return utcnow()
@@ -846,6 +853,12 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
             if refusal:
                 if _refuse(row, refusal):
                     stats["failed"] += 1
+                    _report_outcome(
+                        row,
+                        row.attempts or 0,
+                        "refused",
+                        mailer.RecipientResult(row.recipient, mailer.PERMANENT, None, refusal),
+                    )
                     if row.history_id:
                         touched.add(row.history_id)
                 continue
@@ -854,6 +867,7 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                 until = quota.full_until[row.business_id]
                 if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
                     stats["held"] += 1
+                    _report_held(row, until)
                     if row.history_id:
                         touched.add(row.history_id)
                 continue
@@ -865,6 +879,7 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                     quota.full_until[row.business_id] = until
                     if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
                         stats["held"] += 1
+                        _report_held(row, until)
                         if row.history_id:
                             touched.add(row.history_id)
                     continue

@@ -33,7 +33,9 @@ def _audit_everywhere(user: User, action: str, details: dict) -> None:
 
 
 def _end_sessions(user: User) -> None:
-    user.session_version = (user.session_version or 1) + 1
+    from dashboard.auth.sessions import end_sessions  # the one place that knows how (auth)
+
+    end_sessions(user)
 
 
 def _require_user(email: str) -> User:
@@ -72,8 +74,11 @@ def list_users(business_name: str | None) -> None:
 def set_password(email: str, password: str | None, password_stdin: bool) -> None:
     """Set a user's password (prompt or --password-stdin) and end all of their sessions."""
     user = _require_user(email)
+    # set_password() ends the sessions signed in with the old password (User.set_password).
+    had_password = bool(user.password_hash)
     user.set_password(read_password(password, password_stdin))
-    _end_sessions(user)
+    if not had_password:
+        _end_sessions(user)
     _audit_everywhere(user, "user.password_set", {"by": "cli", "sessions_ended": True})
     db.session.commit()
     click.echo(f"Password of {user.email} set; their sessions are ended.")

@@ -110,7 +110,7 @@ class DatabaseCollector(Collector):
     """Backlog and outbox figures, read from the database when Prometheus scrapes."""
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        from sqlalchemy import func, select
+        from sqlalchemy import case, func, select
 
         from dashboard.extensions import db
         from dashboard.models.automation import (
@@ -130,10 +130,12 @@ class DatabaseCollector(Collector):
                 .where(ExportHistory.status.in_((STATUS_PENDING, STATUS_PROCESSING)))
                 .group_by(ExportHistory.status)
             ).all()
+            # A held mail (over its business's daily limit) is a pending row with a reason.
+            state = case((MailMessage.held_reason != "", "held"), else_=MailMessage.status)
             outbox = db.session.execute(
-                select(MailMessage.status, func.count(), func.min(MailMessage.created_at))
+                select(state, func.count(), func.min(MailMessage.created_at))
                 .where(MailMessage.status.not_in((MAIL_SENT, MAIL_FAILED)))
-                .group_by(MailMessage.status)
+                .group_by(state)
             ).all()
             db.session.rollback()
         except Exception as exc:

@@ -182,3 +182,26 @@ def test_backlog_oldest_pending_and_stale_runs(app_factory):
         before, "export_automation_stale_runs_recovered_total", reason="interrupted"
     )
     assert recovered == 1
+
+
+def test_held_mail_is_counted_and_shown_in_the_outbox_gauge(app_factory, smtp):  # noqa: F811
+    """MAIL_DAILY_LIMIT_PER_BUSINESS=1 and three recipients: one mail goes, two are held."""
+    from tests.delivery.conftest import smtp_config
+
+    app = app_factory(OPS_TOKEN=OPS_TOKEN, MAIL_DAILY_LIMIT_PER_BUSINESS=1, **smtp_config(smtp.port))
+    client = app.test_client()
+    with app.app_context():
+        business, owner = seeded_business()
+        three = schedule(business, owner, recipients=["a@example.com", "b@example.com", "c@example.com"])
+        before = scrape(client)
+        history = ScheduledExportRunner().execute_schedule(three, "SCHEDULED")
+        assert history.status == STATUS_EMAILED
+        after = scrape(client)
+
+    def moved(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("export_automation_mail_total", kind="export", outcome="sent") == 1
+    assert moved("export_automation_mail_total", kind="export", outcome="held") == 2
+    assert value(after, "export_automation_mail_outbox", status="held") == 2
+    assert value(after, "export_automation_mail_outbox_oldest_age_seconds", status="held") >= 0
