@@ -50,7 +50,7 @@ MAIL = Counter(
 )
 STALE_RECOVERED = Counter(
     f"{PREFIX}_stale_runs_recovered",
-    "Runs marked FAILED 'interrupted' (no heartbeat for EXPORT_STALE_SECONDS) or 'never started'.",
+    "Runs marked FAILED 'interrupted' (no heartbeat for EXPORT_STALE_SECONDS).",
     ["reason"],
 )
 # liveall: one series per live process (pid label under gunicorn); a dead worker's series goes

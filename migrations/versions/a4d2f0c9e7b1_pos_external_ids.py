@@ -1,7 +1,7 @@
 """POS external ids: customers and audit entries remember the POS's own id (flask pos import)
 
 Revision ID: a4d2f0c9e7b1
-Revises: 5d2f8a61c3e7
+Revises: f4a7c2e9b1d3
 Create Date: 2026-12-05 08:00:00.000000
 
 Sales are matched on their receipt number and products on their SKU (both already unique per
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = "a4d2f0c9e7b1"
-down_revision = "5d2f8a61c3e7"
+down_revision = "f4a7c2e9b1d3"
 branch_labels = None
 depends_on = None
 
