@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Flask, request
+
+from dashboard.htmx import htmx_source
 
 
 def content_security_policy(app: Flask) -> str:
     script_src = ["'self'"]
-    htmx_url = app.config.get("HTMX_URL")
-    if htmx_url:
-        parts = urlsplit(htmx_url)
-        script_src.append(f"{parts.scheme}://{parts.netloc}")
+    # htmx's CDN, exactly that origin (nothing else from it runs: the tag carries an SRI hash).
+    cdn_origin = htmx_source(app).cdn_origin
+    if cdn_origin:
+        script_src.append(cdn_origin)
     return "; ".join(
         [
             "default-src 'self'",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, url_for
+from flask import Flask
 from flask_login import current_user
 
+from dashboard.htmx import htmx_source
 from dashboard.ops.version import app_version
 from dashboard.tenancy import current_business, current_membership, current_user_memberships
 
@@ -44,18 +45,13 @@ def format_utc(value: datetime | None) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["utctime"] = format_utc
+    htmx = htmx_source(app)
 
     @app.context_processor
     def inject_layout():
-        def htmx_src() -> str:
-            return app.config.get("HTMX_URL") or url_for(
-                "static", filename=f"vendor/htmx-{app.config['HTMX_VERSION']}.min.js"
-            )
-
         memberships = current_user_memberships()
         return {
-            "htmx_src": htmx_src,
-            "htmx_integrity": app.config.get("HTMX_INTEGRITY") if app.config.get("HTMX_URL") else "",
+            "htmx": htmx,
             "current_membership": current_membership() if current_user.is_authenticated else None,
             "current_business": current_business() if current_user.is_authenticated else None,
             "user_memberships": memberships,
