@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import marshal
+import os
 import tempfile
 import threading
 import zlib
@@ -39,9 +40,12 @@ from typing import Any
 from dashboard.exports.columns import Totals, clean_text, truncate_text
 from dashboard.exports.writers import ExportMeta, ExportWriter
 
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
-FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
+# DejaVu Sans ships with the code (dashboard/exports/fonts/, with its licence): PDF exports work on
+# macOS or a slim image without Debian's fonts-dejavu-core. Search order: PDF_FONT_DIR, the bundled
+# copy, Debian's folder (see dashboard/exports/fonts/README.md).
+BUNDLED_FONT_DIR = Path(__file__).resolve().parents[1] / "fonts"
+SYSTEM_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 FONT = "DejaVuSans"  # reportlab names; the template's "DejaVu Sans" maps to them
 FONT_BOLD_NAME = "DejaVuSans-Bold"
 TEMPLATE = "pdf/export.html"
@@ -221,6 +225,32 @@ _fonts_lock = threading.Lock()
 _fonts_registered = False
 
 
+class PdfFontError(RuntimeError):
+    """No folder holds the DejaVu Sans pair."""
+
+
+def font_dir_setting() -> str:
+    """PDF_FONT_DIR from the app's configuration (or the environment, outside an app)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app.config.get("PDF_FONT_DIR") or ""
+    return os.environ.get("PDF_FONT_DIR", "")
+
+
+def font_files(setting: str = "", system_dir: Path = SYSTEM_FONT_DIR) -> tuple[Path, Path]:
+    """The regular and bold DejaVu Sans files: from `setting` (PDF_FONT_DIR) when it holds both,
+    else the copy shipped in dashboard/exports/fonts/, else Debian's folder."""
+    candidates = [Path(setting)] if setting else []
+    candidates += [BUNDLED_FONT_DIR, system_dir]
+    for folder in candidates:
+        regular, bold = (folder / name for name in FONT_FILES)
+        if regular.is_file() and bold.is_file():
+            return regular, bold
+    searched = ", ".join(str(c) for c in candidates)
+    raise PdfFontError(f"The PDF font (DejaVu Sans: {', '.join(FONT_FILES)}) was not found in {searched}.")
+
+
 def _register_fonts() -> None:
     """DejaVu Sans and its bold, once per process, as one family (xhtml2pdf's <b> finds the bold)."""
     global _fonts_registered
@@ -230,9 +260,10 @@ def _register_fonts() -> None:
     with _fonts_lock:
         if _fonts_registered:
             return
+        regular, bold = font_files(font_dir_setting())
         # asciiReadable: FontInDocument's fast path relies on ASCII keeping its own codes.
-        pdfmetrics.registerFont(TTFont(FONT, str(FONT_REGULAR), asciiReadable=1))
-        pdfmetrics.registerFont(TTFont(FONT_BOLD_NAME, str(FONT_BOLD), asciiReadable=1))
+        pdfmetrics.registerFont(TTFont(FONT, str(regular), asciiReadable=1))
+        pdfmetrics.registerFont(TTFont(FONT_BOLD_NAME, str(bold), asciiReadable=1))
         pdfmetrics.registerFontFamily(
             FONT, normal=FONT, bold=FONT_BOLD_NAME, italic=FONT, boldItalic=FONT_BOLD_NAME
         )
