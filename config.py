@@ -8,6 +8,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
 DEV_SECRET_KEY = "dev-not-secret-change-me"
+HTMX_VERSION = "2.0.11"
+HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
 
 
 def _int(name: str, default: int) -> int:
@@ -103,6 +105,9 @@ class Config:
     # Where a run writes its file before storing it (default: the system's temporary folder).
     EXPORT_WORK_DIR = os.environ.get("EXPORT_WORK_DIR") or None
     PDF_MAX_ROWS = _int("PDF_MAX_ROWS", 50_000)  # bench_exports: 50k rows ~8,000 rows/s, 156 MB peak
+    # A folder holding DejaVuSans.ttf and DejaVuSans-Bold.ttf; unset: the copy shipped in
+    # dashboard/exports/fonts/ (then Debian's /usr/share/fonts/truetype/dejavu).
+    PDF_FONT_DIR = os.environ.get("PDF_FONT_DIR", "")
     DOWNLOAD_LINK_TTL_DAYS = _int("DOWNLOAD_LINK_TTL_DAYS", 7)
     # How long a worker may reuse a business's statistics while its history counts stay the same
     # (services/statistics.py); 0 computes them on every request.
@@ -115,9 +120,14 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
 
     # Web
-    HTMX_VERSION = "2.0.11"
+    # htmx: one pinned version, from its CDN with this SRI hash (of the file committed in
+    # static/vendor/, which the page loads by itself when the CDN cannot be reached). HTMX_URL:
+    # empty = that CDN URL; "local" = static/vendor/ only (air-gapped installs, tests); another
+    # URL = a mirror of the same file (same integrity). scripts/update_htmx.sh upgrades all three.
+    HTMX_VERSION = HTMX_VERSION
+    HTMX_CDN_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
+    HTMX_INTEGRITY = HTMX_INTEGRITY
     HTMX_URL = os.environ.get("HTMX_URL", "")
-    HTMX_INTEGRITY = os.environ.get("HTMX_INTEGRITY", "")
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -210,6 +220,7 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = False
     BASE_URL = "http://localhost"
     STATISTICS_CACHE_SECONDS = 0
+    HTMX_URL = "local"  # no internet in tests: the committed file (browser tests opt into the CDN)
 
 
 def config_for_environment() -> type[Config]:
