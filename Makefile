@@ -2,31 +2,42 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HTMX_VERSION := 2.0.11
-HTMX_FILE := static/vendor/htmx-$(HTMX_VERSION).min.js
 export FLASK_APP := app
+# Every install is of a locked file, every package pinned with its hash (`make lock` writes them).
+PIP_INSTALL := $(BIN)/pip install --quiet --require-hashes
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: run test lint format bench install install-dev htmx db clean
+.PHONY: run test lint format bench install install-dev install-bench lock db clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed htmx
-install-dev: $(VENV)/.installed-dev htmx
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed-dev
+	$(PIP_INSTALL) -r requirements-bench.txt
+	touch $@
 
-# htmx is pinned to one exact version, fetched from the npm registry at set-up (not committed).
-htmx: $(HTMX_FILE)
-$(HTMX_FILE):
-	bash scripts/install_htmx.sh $(HTMX_VERSION) $(HTMX_FILE)
+# htmx needs no install step: pages load it from its CDN and fall back to the committed copy in
+# static/vendor/ (scripts/update_htmx.sh upgrades it; only that script needs npm).
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+install-bench: $(VENV)/.installed-bench
+
+# Re-resolve requirements*.in into the locked, hashed requirements*.txt. Existing pins are kept
+# unless the .in file changes them; to move one transitive package:
+#   make lock LOCK_ARGS="--upgrade-package urllib3"   (or "--upgrade-package urllib3==2.9.0")
+lock: install-dev
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
+	$(PIP_COMPILE) --output-file requirements-bench.txt requirements-bench.in
 
 db: install
 	$(BIN)/flask db upgrade
@@ -54,8 +65,8 @@ format: install-dev
 test: install-dev lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-dev
+bench: install-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) static/vendor .pytest_cache
+	rm -rf $(VENV) .pytest_cache
