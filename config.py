@@ -6,6 +6,20 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
+
+
+def load_dotenv_file() -> None:
+    """Read `.env` beside this file (git-ignored; see .env.example) into the environment before any
+    setting below is read. The real environment wins over it. Flask's CLI reads `.flaskenv` and
+    `.env` itself; gunicorn and `app.py` rely on this. FLASK_SKIP_DOTENV=1 (tests) skips it."""
+    if os.environ.get("FLASK_SKIP_DOTENV", "").lower() not in ("", "0", "false", "no"):
+        return
+    from dotenv import load_dotenv
+
+    load_dotenv(BASE_DIR / ".env", override=False)
+
+
+load_dotenv_file()
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
 DEV_SECRET_KEY = "dev-not-secret-change-me"
 HTMX_VERSION = "2.0.11"
@@ -29,7 +43,8 @@ def _list(name: str) -> list[str]:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # An empty SECRET_KEY= line in .env (as .env.example has it for compose) means unset.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
     # Old keys, still accepted (never used to sign) while a rotation settles: sessions, remember-me
     # cookies and download links signed with them keep working until they are removed from here.
     SECRET_KEY_FALLBACKS = _list("SECRET_KEY_FALLBACKS")
@@ -45,7 +60,9 @@ class Config:
     DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
     # Seconds to wait for a new PostgreSQL connection: a dead server answers /healthz quickly.
     DB_CONNECT_TIMEOUT = _int("DB_CONNECT_TIMEOUT", 10)
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # Links in e-mails; unset: the served host and port (dashboard/base_url.py), with a warning in
+    # production.
+    BASE_URL = os.environ.get("BASE_URL", "").rstrip("/")
 
     # Storage
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")

@@ -32,6 +32,9 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _configure_logging(app)
+    from dashboard import base_url
+
+    base_url.init_app(app)  # links in e-mails without BASE_URL; warns in production
 
     from dashboard import database
 

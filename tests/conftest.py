@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from config import TestConfig
+# A developer's .env must not change what the tests see (here, nor in the processes tests start):
+# set before config.py is imported, which otherwise reads .env into the environment.
+os.environ["FLASK_SKIP_DOTENV"] = "1"
+
+from config import TestConfig  # noqa: E402
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.models import Business, Membership, User

@@ -47,6 +47,7 @@ from dashboard.automation.quota import (
     owner_addresses,
 )
 from dashboard.automation.storage import ExportFileNotFound, UnsafePathError, get_storage
+from dashboard.base_url import external_base_url
 from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.extensions import db
 from dashboard.logging_setup import log_context
@@ -342,7 +343,7 @@ def _render(name: str, **context) -> tuple[str, str]:
 
 
 def _base_context(business: Business, settings: ExportNotificationSettings) -> dict:
-    base_url = (current_app.config.get("BASE_URL") or "").rstrip("/")
+    base_url = external_base_url()
     return {
         "business_name": business.name,
         "dashboard_url": f"{base_url}/",

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from itsdangerous import BadData, BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from dashboard.base_url import external_base_url
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory
 
@@ -55,7 +56,7 @@ def make_download_token(history: ExportHistory, issued_at: datetime | None = Non
 
 
 def make_download_url(history: ExportHistory, issued_at: datetime | None = None) -> str:
-    base = (current_app.config.get("BASE_URL") or "").rstrip("/")
+    base = external_base_url()
     return f"{base}/d/{make_download_token(history, issued_at)}"
 
 

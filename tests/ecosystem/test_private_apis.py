@@ -61,7 +61,9 @@ def test_xhtml2pdf_pisa_story_and_context():
     from xhtml2pdf.document import pisaStory
 
     require(
-        "xhtml2pdf", "resource_policy" in inspect.signature(pisaStory).parameters, "pisaStory(resource_policy=)"
+        "xhtml2pdf",
+        "resource_policy" in inspect.signature(pisaStory).parameters,
+        "pisaStory(resource_policy=)",
     )
     context = pisaContext("")
     require("xhtml2pdf", callable(getattr(context, "registerFont", None)), "pisaContext.registerFont")
