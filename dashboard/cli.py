@@ -181,3 +181,6 @@ def init_app(app: Flask) -> None:
     from dashboard.ops.cli import register as register_ops_commands
 
     register_ops_commands(app)  # users list|set-password|deactivate, exports skip-missed, pos, business
+    from dashboard import operator_cli
+
+    operator_cli.init_app(app)  # flask mail test, flask doctor
