@@ -34,7 +34,8 @@ def _first_pin() -> tuple[str, str]:
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
-            return name.split("[", 1)[0].strip(), version.strip()
+            # A locked line reads "name==1.2.3 \" (its hashes follow on the next lines).
+            return name.split("[", 1)[0].strip(), version.split()[0]
     raise AssertionError("requirements.txt pins nothing")
 
 
