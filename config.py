@@ -12,11 +12,15 @@ def load_dotenv_file() -> None:
     """Read `.env` beside this file (git-ignored; see .env.example) into the environment before any
     setting below is read. The real environment wins over it. Flask's CLI reads `.flaskenv` and
     `.env` itself; gunicorn and `app.py` rely on this. FLASK_SKIP_DOTENV=1 (tests) skips it."""
-    if os.environ.get("FLASK_SKIP_DOTENV", "").lower() not in ("", "0", "false", "no"):
+    env_file = BASE_DIR / ".env"
+    if (
+        os.environ.get("FLASK_SKIP_DOTENV", "").lower() not in ("", "0", "false", "no")
+        or not env_file.is_file()
+    ):
         return
     from dotenv import load_dotenv
 
-    load_dotenv(BASE_DIR / ".env", override=False)
+    load_dotenv(env_file, override=False)
 
 
 load_dotenv_file()

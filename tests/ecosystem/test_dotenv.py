@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,25 +91,21 @@ def test_flaskenv_is_committed_and_env_is_ignored():
     assert os.environ.get("FLASK_SKIP_DOTENV") == "1"
 
 
-PROBE = """
-import sys
-import dotenv
-real = dotenv.load_dotenv
-# config.py reads <checkout>/.env: read the test's file instead (a developer's .env is left alone).
-dotenv.load_dotenv = lambda path, override: real(sys.argv[1], override=override)
-import config
-print(config.Config.MAIL_SERVER, config.Config.MAIL_PORT, config.Config.BASE_URL)
-"""
+PROBE = "import config; print(config.Config.MAIL_SERVER, config.Config.MAIL_PORT, config.Config.BASE_URL)"
 
 
 @pytest.mark.parametrize("skip", ["", "1"])
 def test_dotenv_is_read_before_the_settings_and_the_environment_wins(tmp_path, skip):
-    env_file = tmp_path / ".env"
-    env_file.write_text("MAIL_SERVER=smtp.example.com\nMAIL_PORT=587\nBASE_URL=https://x.example.com/\n")
+    # config.py reads the .env beside it: a copy of it in a folder of its own, with its own .env
+    # (a developer's .env in the checkout is left alone).
+    shutil.copy(ROOT / "config.py", tmp_path / "config.py")
+    (tmp_path / ".env").write_text(
+        "MAIL_SERVER=smtp.example.com\nMAIL_PORT=587\nBASE_URL=https://x.example.com/\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "BASE_URL"))}
-    env.update(FLASK_SKIP_DOTENV=skip, MAIL_PORT="2525", PYTHONPATH=str(ROOT))
+    env.update(FLASK_SKIP_DOTENV=skip, MAIL_PORT="2525", PYTHONPATH=str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(env_file)], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     expected = "smtp.example.com 2525 https://x.example.com" if not skip else " 2525 "
