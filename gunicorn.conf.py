@@ -34,7 +34,7 @@ import time
 # Before the app is imported (this file is read first, also with --preload): the hooks below start
 # the scheduler, never create_app().
 os.environ["SCHEDULER_START"] = "postfork"
-import config  # noqa: E402,F401 - reads .env (when present) before the settings below
+import config as _app_config  # noqa: E402,F401 - reads .env (when present) before the settings below; not `config`: gunicorn would take that name for its own -c setting
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -3,8 +3,13 @@ on broken configurations (its own SQLite file, migrated by `flask db upgrade`)."
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +19,8 @@ from dashboard.extensions import db
 from tests.delivery.conftest import SmtpServer, free_port
 
 pytestmark = pytest.mark.nodb  # its own SQLite files, never TEST_DATABASE_URL
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = {
     "ENV_NAME": "production",
@@ -26,22 +33,46 @@ GOOD = {
 }
 
 
+@pytest.fixture(scope="module")
+def migrated_template(tmp_path_factory):
+    """A SQLite file at the migrations' head, made once by `flask db upgrade` in a process of its own
+    (Alembic's logging set-up in env.py would switch off this process's loggers, and caplog with them)."""
+    path = tmp_path_factory.mktemp("doctor") / "template.sqlite3"
+    env = {
+        **os.environ,
+        "FLASK_APP": "app",
+        "DATABASE_URL": f"sqlite:///{path}",
+        "INSTANCE_PATH": str(path.parent),
+    }
+    env.pop("APP_ENV", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return path
+
+
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(tmp_path, migrated_template):
     made = []
 
     def make(migrate: bool = True, **overrides):
+        database = tmp_path / f"doctor{len(made)}.sqlite3"
+        if migrate:
+            shutil.copy(migrated_template, database)
         settings = {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'doctor{len(made)}.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
             "EXPORT_ROOT": str(tmp_path / "exports"),
             "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
         }
         settings.update(overrides)
         app = create_app(TestConfig, **settings)
         made.append(app)
-        if migrate:
-            result = app.test_cli_runner().invoke(args=["db", "upgrade"])
-            assert result.exit_code == 0, result.output
         return app
 
     yield make
