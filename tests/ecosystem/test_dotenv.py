@@ -25,9 +25,13 @@ SETTING = re.compile(r"^#\s?([A-Z][A-Z0-9_]*)=(.*)$")
 def names_config_reads() -> set[str]:
     """Every environment variable config.py reads: os.environ.get/[...], _int, _bool."""
     names = set()
-    for node in ast.walk(ast.parse((ROOT / "config.py").read_text())):
+    tree = ast.parse((ROOT / "config.py").read_text())
+    # config.py's own readers (_int, _bool, _list, ...): module-level functions named _*.
+    readers = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("_")}
+    readers |= {"os.environ.get", "os.getenv"}
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            if ast.unparse(node.func) in ("os.environ.get", "os.getenv", "_int", "_bool"):
+            if ast.unparse(node.func) in readers:
                 names.add(node.args[0].value)
         if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
             if isinstance(node.slice, ast.Constant):
@@ -69,6 +73,8 @@ def test_env_example_defaults_are_configs_defaults():
             default = f"{float(default):g}" if isinstance(value, float) else default
         elif value is None:
             expected = ""
+        elif isinstance(value, list):
+            expected = ",".join(value)
         else:
             expected = str(value)
         if name.endswith(("_ROOT", "_DIR")) and expected.startswith("/"):
