@@ -2,23 +2,15 @@
 # Export Automation: one image for the web app (gunicorn), the dedicated scheduler and the
 # one-off commands (migrations, users). See docs/deploy.md, "Containers".
 
-# --- htmx: the pinned build from the npm registry (as `make install` does), without Node in the image.
-FROM node:22-bookworm-slim AS htmx
-ARG HTMX_VERSION=2.0.11
-WORKDIR /htmx
-RUN npm pack --silent "htmx.org@${HTMX_VERSION}" \
-    && tar -xzf "htmx.org-${HTMX_VERSION}.tgz" \
-    && cp package/dist/htmx.min.js "/htmx/htmx-${HTMX_VERSION}.min.js"
-
 # --- the application
+# htmx (static/vendor/) and the PDF font (dashboard/exports/fonts/) are committed: no Node stage,
+# no font package (docs/dependencies.md).
 FROM python:3.11-slim-bookworm
-ARG HTMX_VERSION=2.0.11
 ARG GIT_REVISION=""
 
-# DejaVu fonts: PDFs embed them for text beyond Latin-1 (xhtml2pdf needs nothing else: no cairo).
 # tini reaps children and passes SIGTERM on, so gunicorn's graceful stop hands exports back.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-dejavu-core=2.37-6 tini=0.19.0-1+b3 \
+    && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -34,7 +26,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# The lock: every package pinned with its hash (make lock).
+RUN pip install --require-hashes -r requirements.txt
 
 # The service user: owns nothing of the code, only its instance folder.
 RUN groupadd --system --gid 10001 exports \
@@ -43,7 +36,6 @@ RUN groupadd --system --gid 10001 exports \
     && chown exports:exports /var/lib/export-automation /tmp/metrics
 
 COPY --chown=root:root . .
-COPY --from=htmx /htmx/htmx-${HTMX_VERSION}.min.js static/vendor/
 
 USER 10001:10001
 EXPOSE 8000
