@@ -833,6 +833,15 @@ def _due(now: datetime):
     )
 
 
+def _hold(row: MailMessage, quota: Quota, until: datetime, stats: Counter, touched: set[uuid.UUID]) -> None:
+    """Hold a mail over its business's daily limit until `until` (counted and reported once)."""
+    if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
+        stats["held"] += 1
+        _report_held(row, until)
+        if row.history_id:
+            touched.add(row.history_id)
+
+
 def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
     """Attempt each due row once, over one connection; stop early when the server is unreachable."""
     now = now or utcnow()
@@ -865,12 +874,7 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                 continue
             counts = quota.counts(row)
             if counts and row.business_id in quota.full_until:
-                until = quota.full_until[row.business_id]
-                if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
-                    stats["held"] += 1
-                    _report_held(row, until)
-                    if row.history_id:
-                        touched.add(row.history_id)
+                _hold(row, quota, quota.full_until[row.business_id], stats, touched)
                 continue
             seen = (row.id, row.status, row.attempts or 0)  # a commit reloads the row: keep what was read
             attempt = _claim(row, now, quota if counts else None)
@@ -878,11 +882,7 @@ def send_rows(row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
                 if counts and _unchanged(*seen):  # no free slot in the window: hold it
                     until = quota.free_at(row.business_id, now)
                     quota.full_until[row.business_id] = until
-                    if quota.hold(row, until, _hold_reason(row.business_id, quota.limit, until)):
-                        stats["held"] += 1
-                        _report_held(row, until)
-                        if row.history_id:
-                            touched.add(row.history_id)
+                    _hold(row, quota, until, stats, touched)
                     continue
                 stats["skipped"] += 1  # another process took it
                 continue
