@@ -280,37 +280,65 @@ class PosImporter:
     def _refuse(report: ImportReport, line: int, key: str, reason: str) -> None:
         report.refused.append(Refusal(line, key, reason))
 
-    # -- customers --------------------------------------------------------------------------------
+    # -- customers and products: one row a record, keyed by the POS's own id or the SKU ------------
     def _customers(self, rows: Iterable[tuple[int, dict]], report: ImportReport) -> None:
-        table = Customer.__table__
-        existing = self._map(table.c.id, table.c.external_id)
+        def values(row: dict) -> dict:
+            found = {
+                "name": _text(row.get("name"), "name", 255, required=True),
+                "email": _text(row.get("email"), "email", 254),
+                "phone": _text(row.get("phone"), "phone", 64),
+                # Empty: now for a new customer; an existing one keeps its date.
+                "created_at": _when(row.get("created_at"), "created_at", self.zone)
+                if (row.get("created_at") or "").strip()
+                else None,
+                "visits": _int(row.get("visits"), "visits", minimum=0),
+                "total_spent_cents": _money(row.get("total_spent"), "total_spent"),
+                "credit_limit_cents": _money(row.get("credit_limit"), "credit_limit"),
+                "credit_balance_cents": _money(row.get("credit_balance"), "credit_balance"),
+            }
+            if found["email"] and "@" not in found["email"]:
+                raise RowError(f"email {found['email']!r} is not an e-mail address.")
+            return found
+
+        self._keyed(rows, report, Customer.__table__, "external_id", "id", values)
+
+    def _products(self, rows: Iterable[tuple[int, dict]], report: ImportReport) -> None:
+        def values(row: dict) -> dict:
+            return {
+                "name": _text(row.get("name"), "name", 255, required=True),
+                "category": _text(row.get("category"), "category", 128),
+                "quantity_on_hand": _int(row.get("quantity_on_hand"), "quantity_on_hand"),
+                "unit_cost_cents": _money(row.get("unit_cost"), "unit_cost"),
+                "retail_price_cents": _money(row.get("retail_price"), "retail_price"),
+            }
+
+        self._keyed(rows, report, Product.__table__, "sku", "sku", values)
+
+    def _keyed(
+        self,
+        rows: Iterable[tuple[int, dict]],
+        report: ImportReport,
+        table,
+        key_column: str,
+        csv_key: str,
+        values_of,
+    ) -> None:
+        """Insert the records not seen before and update the others, matched on `key_column`
+        (read from the file's `csv_key` column); a row that fails `values_of` is refused."""
+        existing = self._map(table.c.id, table.c[key_column])
         seen: set[str] = set()
         batch_new: list[dict] = []
         batch_update: list[dict] = []
         for line, row in rows:
             report.rows += 1
-            key = (row.get("id") or "").strip()
+            key = (row.get(csv_key) or "").strip()
             try:
                 if row.get("__extra__"):
                     raise RowError("more cells than columns in the header.")
-                external = _text(key, "id", 64, required=True)
+                external = _text(key, csv_key, 64, required=True)
                 if external in seen:
-                    raise RowError(f"id {external!r} appears twice in this file.")
-                values = {
-                    "name": _text(row.get("name"), "name", 255, required=True),
-                    "email": _text(row.get("email"), "email", 254),
-                    "phone": _text(row.get("phone"), "phone", 64),
-                    # Empty: now for a new customer; an existing one keeps its date.
-                    "created_at": _when(row.get("created_at"), "created_at", self.zone)
-                    if (row.get("created_at") or "").strip()
-                    else None,
-                    "visits": _int(row.get("visits"), "visits", minimum=0),
-                    "total_spent_cents": _money(row.get("total_spent"), "total_spent"),
-                    "credit_limit_cents": _money(row.get("credit_limit"), "credit_limit"),
-                    "credit_balance_cents": _money(row.get("credit_balance"), "credit_balance"),
-                }
-                if values["email"] and "@" not in values["email"]:
-                    raise RowError(f"email {values['email']!r} is not an e-mail address.")
+                    raise RowError(f"{csv_key} {external!r} appears twice in this file.")
+                values = values_of(row)
             except RowError as exc:
                 self._refuse(report, line, key, str(exc))
                 continue
@@ -318,42 +346,7 @@ class PosImporter:
             if external in existing:
                 batch_update.append({"_id": existing[external], **values})
             else:
-                batch_new.append({"business_id": self.business.id, "external_id": external, **values})
-            if len(batch_new) + len(batch_update) >= BATCH:
-                self._write_simple(table, batch_new, batch_update, report)
-        self._write_simple(table, batch_new, batch_update, report)
-
-    # -- products ---------------------------------------------------------------------------------
-    def _products(self, rows: Iterable[tuple[int, dict]], report: ImportReport) -> None:
-        table = Product.__table__
-        existing = self._map(table.c.id, table.c.sku)
-        seen: set[str] = set()
-        batch_new: list[dict] = []
-        batch_update: list[dict] = []
-        for line, row in rows:
-            report.rows += 1
-            key = (row.get("sku") or "").strip()
-            try:
-                if row.get("__extra__"):
-                    raise RowError("more cells than columns in the header.")
-                sku = _text(key, "sku", 64, required=True)
-                if sku in seen:
-                    raise RowError(f"sku {sku!r} appears twice in this file.")
-                values = {
-                    "name": _text(row.get("name"), "name", 255, required=True),
-                    "category": _text(row.get("category"), "category", 128),
-                    "quantity_on_hand": _int(row.get("quantity_on_hand"), "quantity_on_hand"),
-                    "unit_cost_cents": _money(row.get("unit_cost"), "unit_cost"),
-                    "retail_price_cents": _money(row.get("retail_price"), "retail_price"),
-                }
-            except RowError as exc:
-                self._refuse(report, line, key, str(exc))
-                continue
-            seen.add(sku)
-            if sku in existing:
-                batch_update.append({"_id": existing[sku], **values})
-            else:
-                batch_new.append({"business_id": self.business.id, "sku": sku, **values})
+                batch_new.append({"business_id": self.business.id, key_column: external, **values})
             if len(batch_new) + len(batch_update) >= BATCH:
                 self._write_simple(table, batch_new, batch_update, report)
         self._write_simple(table, batch_new, batch_update, report)
