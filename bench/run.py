@@ -1,7 +1,7 @@
 """`make bench`: every figure the product promises, each against its floor or peer measured in the
 same run, printed as one table and written to bench/results/latest.json.
 
-    .venv/bin/python -m bench.run [--quick] [--only exports,scheduler,api,relay,fair] [--databases sqlite,postgresql]
+    .venv/bin/python -m bench.run [--quick] [--only exports,scheduler,api,relay,fair,pos,startup] [--databases sqlite,postgresql]
 
 - exports (bench/bench_exports.py, the exporters' own script): CSV and Excel through
   generate_export() against the DB-API cursor + csv.writer / openpyxl write-only floor and against
@@ -19,6 +19,8 @@ same run, printed as one table and written to bench/results/latest.json.
   through the API; business A's small CSV export, request to COMPLETED, against A's idle time in
   the same run (SQLite with one gunicorn process, PostgreSQL with three instances). Runnable alone:
   `--only fair` (a few minutes).
+- startup (bench/bench_startup.py): `flask exports run` over an empty period, wall time, against
+  the interpreter and `import flask, sqlalchemy.orm`; the costliest imports by `-X importtime`.
 
 `--quick` runs every part at smaller sizes (minutes, not the full ~20). PostgreSQL comes from
 BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432); the benches create their own
@@ -39,10 +41,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import bench_api, bench_fair, bench_pos, bench_relay, bench_scheduler
+from bench import bench_api, bench_fair, bench_pos, bench_relay, bench_scheduler, bench_startup
 from bench.common import RESULTS_DIR, ROOT, child_env
 
-PARTS = ("exports", "scheduler", "api", "relay", "fair", "pos")
+PARTS = ("exports", "scheduler", "api", "relay", "fair", "pos", "startup")
 EXPORT_TARGETS = {
     "csv": 1.5,
     "excel": 1.3,
@@ -291,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         report = bench_pos.run(databases, args.quick)
         latest["parts"]["pos"] = report
         rows += bench_pos.rows(report)
+    if "startup" in parts:
+        print("\n#### start-up (flask exports run, empty period)", flush=True)
+        report = bench_startup.run()
+        latest["parts"]["startup"] = report
+        rows += bench_startup.rows(report)
     latest["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     latest["environment"]["seconds"] = round(time.perf_counter() - started, 1)
     latest["rows"] = rows
