@@ -103,6 +103,17 @@ class Config:
     # 0 turns the limit off.
     MAIL_DAILY_LIMIT_PER_BUSINESS = _int("MAIL_DAILY_LIMIT_PER_BUSINESS", 200)
 
+    # Destinations besides e-mail (dashboard/destinations/, docs/operations.md "Destinations").
+    # Fernet keys that encrypt destination secrets, comma-separated, newest first: the first one
+    # encrypts, all of them decrypt (rotation: put a new key first, run `flask destinations
+    # rotate-secrets`, then drop the old key). Unset: one key derived from SECRET_KEY.
+    DESTINATIONS_SECRET_KEYS = _list("DESTINATIONS_SECRET_KEYS")
+    # 1 lets destinations reach loopback and private addresses over http or https (development,
+    # tests); 0: only https to public addresses, checked after DNS resolution and at connect time.
+    DESTINATIONS_ALLOW_PRIVATE = _bool("DESTINATIONS_ALLOW_PRIVATE", False)
+    # Seconds a destination may take to connect, and to answer each read.
+    DESTINATIONS_TIMEOUT_SECONDS = float(os.environ.get("DESTINATIONS_TIMEOUT_SECONDS", 10))
+
     # Automation
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     SCHEDULER_POLL_SECONDS = _int("SCHEDULER_POLL_SECONDS", 60)
