@@ -78,16 +78,25 @@ def csv_text(value: str | None) -> str | None:
     return value
 
 
+class GuardedText(str):
+    """Excel text that starts with a formula character: written as a text cell with the
+    quote-prefix style (CONTRACT section 5), so the spreadsheet shows it as it is, with no `'`."""
+
+    __slots__ = ()
+
+
 def excel_text(value: str | None) -> str | None:
-    """Excel cell text: as CSV, and cut to Excel's 32,767-character cell limit with a marker."""
+    """Excel cell text: control characters dropped, cut to Excel's 32,767-character cell limit with
+    a marker; text that starts with a formula character comes back as `GuardedText` (no `'` added:
+    the quote-prefix style guards it)."""
     if value is None:
         return None
     if ILLEGAL_CHARACTERS_RE.search(value) is not None:
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value and value[0] in FORMULA_PREFIXES:
-        value = "'" + value
     if len(value) > EXCEL_MAX_CHARS:
         value = value[: EXCEL_MAX_CHARS - len(TRUNCATED_MARKER)] + TRUNCATED_MARKER
+    if value and value[0] in FORMULA_PREFIXES:
+        return GuardedText(value)
     return value
 
 

@@ -12,6 +12,7 @@ from dashboard.exports.columns import (
     EXCEL_MAX_CHARS,
     TRUNCATED_MARKER,
     Column,
+    GuardedText,
     LocalTime,
     Totals,
     build_row_converter,
@@ -41,14 +42,17 @@ pytestmark = pytest.mark.nodb
 def test_formula_guard(value, guarded):
     assert guard_formula(value) == guarded
     assert csv_text(value) == guarded
-    assert excel_text(value) == guarded
+    # Excel marks it instead (a text cell with the quote-prefix style): no ' in the text.
+    excel = excel_text(value)
+    assert excel == value
+    assert isinstance(excel, GuardedText) == (guarded != value)
 
 
 def test_control_characters_are_dropped_but_tabs_and_newlines_stay():
     assert csv_text("Bad\x00\x01Na\x1fme\x7f") == "BadName\x7f"
     assert excel_text("Line 1\nLine 2\tcol\r\n") == "Line 1\nLine 2\tcol\r\n"
     # Dropping a leading control character can expose a formula: the guard runs after it.
-    assert excel_text("\x01=1+1") == "'=1+1"
+    assert excel_text("\x01=1+1") == "=1+1" and isinstance(excel_text("\x01=1+1"), GuardedText)
 
 
 def test_excel_text_is_cut_to_the_cell_limit_with_a_marker():

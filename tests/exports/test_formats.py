@@ -5,6 +5,7 @@ Checked: headers, row counts, a known row's values, totals, accents, and the for
 
 from __future__ import annotations
 
+import zipfile
 from datetime import datetime
 from decimal import Decimal
 
@@ -189,7 +190,7 @@ EXPECTED = {
             "price.change",
             "product",
             "42",
-            "'=cmd|' /C calc'!A0",
+            "=cmd|' /C calc'!A0",  # a text cell with the quote-prefix style: no ' shown
             "192.0.2.7",
         ],
         "pdf": ["2024-01-31 23:45", "Renée Ångström", "price.change", "=cmd|' /C calc'!A0", "192.0.2.7"],
@@ -262,7 +263,18 @@ def test_excel(shop, tmp_path, export_type):
     assert ws.freeze_panes == "A2"
     last = chr(ord("A") + width - 1)
     assert ws.auto_filter.ref == f"A1:{last}{n + 1}"
-    assert all(ws.column_dimensions[chr(ord("A") + i)].width >= 7 for i in range(width))
+    # Widths from the header and the widest formatted value: no header clipped ("tity on hand").
+    for i, header in enumerate(expected["headers"]):
+        column_width = ws.column_dimensions[chr(ord("A") + i)].width
+        assert column_width >= len(header) + 3, (header, column_width)  # + the filter's button
+        values = [r[i] for r in rows[1:-1] if r[i] is not None and not isinstance(r[i], datetime)]
+        widest = max((len(f"{v:,}" if isinstance(v, int | Decimal) else str(v)) for v in values), default=0)
+        assert column_width >= min(widest, 60), (header, column_width)
+    # Printed landscape, fit to the page's width, the header row on every page.
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
+    assert ws.page_setup.fitToHeight == 0
+    assert ws.print_title_rows == "$1:$1"
     # The known row, typed.
     assert [_as_decimal(v) for v in _row(rows[1:-1], expected)] == [_as_decimal(v) for v in expected["xlsx"]]
     # Money and dates carry number formats; the totals row is bold values, not formulas.
@@ -277,10 +289,19 @@ def test_excel(shop, tmp_path, export_type):
     for index, value in expected["totals"].items():
         assert _as_decimal(totals[index]) == Decimal(value).normalize()
     assert all(cell.font.b for cell in ws[n + 2] if cell.value is not None)
-    assert not any(isinstance(v, str) and v.startswith("=") for row in rows for v in row)
+    # No formula anywhere in the file; guarded text is a text cell with the quote-prefix style and
+    # no visible apostrophe (CONTRACT section 5).
+    with zipfile.ZipFile(result.path) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml and b"<f " not in sheet_xml
     for key, (column, original) in expected["guarded"].items():
-        row = [r for r in rows if r[0] == key][0]
-        assert row[column] == "'" + original
+        excel_key = key.removeprefix("'")  # a key guarded in CSV is the plain text in Excel
+        position = [i for i, r in enumerate(rows) if r[0] == excel_key][0]
+        cell = ws.cell(row=position + 1, column=column + 1)
+        assert cell.value == original and cell.data_type == "s"
+        assert cell.quotePrefix
+    unguarded = [c for r in ws.iter_rows(min_row=2) for c in r if c.value and str(c.value)[0] not in "=+-@"]
+    assert not any(c.quotePrefix for c in unguarded)
     if export_type == "AUDIT_LOGS":
         details = {r[2]: r[5] for r in rows[1:-1]}
         assert len(details["stock.adjust"]) == 32767 and details["stock.adjust"].endswith("[truncated]")

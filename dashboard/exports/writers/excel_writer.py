@@ -1,27 +1,38 @@
 """Excel (.xlsx) through openpyxl's write-only mode: rows go to disk as they come.
 
-Typed cells (numbers, naive business-local datetimes, currency-formatted money), a bold frozen
-header with an autofilter, column widths from the dataset, and a bold totals row whose values are
-computed in Python (a formula would show nothing in viewers that do not calculate).
+Typed cells (numbers, naive business-local datetimes, money in the business's currency format), a
+bold frozen header with an autofilter, a bold totals row whose values are computed in Python (a
+formula would show nothing in viewers that do not calculate), and a print setup: landscape, fit to
+the page's width, the header row repeated on every printed page. Text that starts with a formula
+character is a text cell with the quote-prefix style: shown as it is, never run, no `'` in sight.
+
+Column widths come from the header and the widest formatted value of each column. Write-only mode
+writes the widths before the first row, so the sheet starts with placeholder widths of a fixed
+length, and `close` overwrites them in place once every value has been seen (a few bytes at the
+start of the sheet's temporary file; nothing is copied).
 
 Speed: openpyxl's `append` wraps every value in a new Cell and, for a pre-styled Cell, goes through
 a ValueError whose message formats the cell's repr: about half the time of a row. This writer
 keeps one styled Cell per column, sets its value and data type directly (the text was already
-cleaned and guarded by `excel_text`, which is what openpyxl's own check does), and gives its
-worksheet a `_values_to_row` that passes those cells through. Both are internals of openpyxl
-3.1 (pinned in requirements.txt); the tests read every file back with openpyxl's reader.
+cleaned by `excel_text`, which is what openpyxl's own check does), and gives its worksheet a
+`_values_to_row` that passes those cells through. Both are internals of openpyxl 3.1 (pinned in
+requirements.txt); the tests read every file back with openpyxl's reader and with LibreOffice.
 """
 
 from __future__ import annotations
 
+import copy
+import re
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 
-from dashboard.exports.columns import Column, Totals, excel_text
+from dashboard.exports.columns import Column, GuardedText, Totals, excel_text
 from dashboard.exports.writers import ExportMeta, ExportWriter
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -54,13 +65,31 @@ HEADER_FILL = PatternFill("solid", fgColor="E8ECEF")
 HEADER_BORDER = Border(bottom=Side(style="thin", color="9AA5AE"))
 TOTAL_BORDER = Border(top=Side(style="thin", color="9AA5AE"))
 
+# Widths in Excel's units (the width of a "0" in the default font). A header needs room for its
+# bold text and the autofilter's button; a value for itself and a little air. Long text stops at
+# MAX_WIDTH (the cell still holds all of it).
+HEADER_PADDING, BOLD_FACTOR, VALUE_PADDING = 3.5, 1.1, 2.0
+MIN_WIDTH, MAX_WIDTH = 6.0, 60.0
+FIXED_CHARS = {"datetime": len("2024-03-15 14:03:00"), "date": len("2024-03-15"), "bool": len("FALSE")}
+# Written before the rows, overwritten in place by the real widths (same number of characters).
+PLACEHOLDER_WIDTH = 99.1234567891
+_PLACEHOLDER = f'width="{PLACEHOLDER_WIDTH!r}"'.encode()
+_WIDTH_CHARS = len(repr(PLACEHOLDER_WIDTH))
+
+
+def currency_symbol(currency: str) -> str | None:
+    return CURRENCY_SYMBOLS.get((currency or "").upper())
+
 
 def money_format(currency: str) -> str:
-    """`"£"#,##0.00` for known currencies, `#,##0.00` otherwise."""
-    symbol = CURRENCY_SYMBOLS.get((currency or "").upper())
-    if symbol is None:
-        return "#,##0.00"
-    return f'"{symbol}"#,##0.00'
+    """`"£"#,##0.00` for known currencies, `#,##0.00 "XYZ"` for another code, `#,##0.00` without."""
+    code = (currency or "").upper()
+    symbol = currency_symbol(code)
+    if symbol is not None:
+        return f'"{symbol}"#,##0.00'
+    if re.fullmatch(r"[A-Z]{3}", code):
+        return f'#,##0.00 "{code}"'
+    return "#,##0.00"
 
 
 def excel_cell_text(value: str | None) -> str | None:
@@ -88,6 +117,75 @@ def _pass_cells_through(values, row_idx):
             yield cell
 
 
+class ColumnWidths:
+    """The widest formatted value of each column, batch by batch, and the widths that follow."""
+
+    def __init__(self, columns: list[Column], currency: str):
+        self.columns = columns
+        symbol = currency_symbol(currency)
+        code = (currency or "").upper()
+        # Characters the money format adds around the digits.
+        self.money_extra = (
+            len(symbol) if symbol else (len(code) + 1 if re.fullmatch(r"[A-Z]{3}", code) else 0)
+        )
+        self.chars = [float(FIXED_CHARS.get(c.kind, 0)) for c in columns]
+        self.text = [i for i, c in enumerate(columns) if c.kind == "text"]
+        self.numbers = [i for i, c in enumerate(columns) if c.kind in ("int", "money")]
+
+    def number_chars(self, index: int, value: int | Decimal) -> int:
+        kind = self.columns[index].kind
+        if kind == "money":
+            return len(f"{value:,.2f}") + self.money_extra
+        return len(f"{value:,}")
+
+    def add(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        chars = self.chars
+        for index in self.text:
+            widest = max(map(len, filter(None, [r[index] for r in rows])), default=0)
+            if widest > chars[index]:
+                chars[index] = widest
+        for index in self.numbers:
+            values = [v for r in rows if (v := r[index]) is not None]
+            if values:
+                for value in (max(values), min(values)):
+                    chars[index] = max(chars[index], self.number_chars(index, value))
+
+    def add_value(self, index: int, value: object) -> None:
+        """One more value (the totals row's)."""
+        if value is None:
+            return
+        if index in self.numbers and not isinstance(value, str):
+            self.chars[index] = max(self.chars[index], self.number_chars(index, value))
+
+    def widths(self) -> list[float]:
+        result = []
+        for column, chars in zip(self.columns, self.chars, strict=True):
+            header = len(column.header) * BOLD_FACTOR + HEADER_PADDING
+            value = chars + VALUE_PADDING if chars else 0
+            result.append(round(min(MAX_WIDTH, max(MIN_WIDTH, header, value)), 2))
+        return result
+
+
+def _width_text(width: float) -> bytes:
+    """`width` in exactly as many characters as the placeholder."""
+    whole = str(int(width))
+    return f"{width:.{_WIDTH_CHARS - len(whole) - 1}f}".encode()
+
+
+def overwrite_widths(sheet_file: str, widths: list[float]) -> None:
+    """Replace the placeholder widths at the start of a written sheet with `widths`, in place."""
+    with open(sheet_file, "r+b") as handle:
+        head = handle.read(64 * 1024)  # <cols> comes before the rows: well within this
+        offsets = [m.start() + len(b'width="') for m in re.finditer(re.escape(_PLACEHOLDER), head)]
+        if len(offsets) != len(widths):
+            raise RuntimeError(f"expected {len(widths)} column widths in the sheet, found {len(offsets)}")
+        for offset, width in zip(offsets, widths, strict=True):
+            handle.seek(offset)
+            handle.write(_width_text(width))
+
+
 class ExcelWriter(ExportWriter):
     format = "excel"
     extension = "xlsx"
@@ -100,6 +198,8 @@ class ExcelWriter(ExportWriter):
         self.columns = meta.columns
         self.formats = [_number_format(c, meta.currency) for c in self.columns]
         self.totals = Totals(self.columns) if any(c.total for c in self.columns) else None
+        self.widths = ColumnWidths(self.columns, meta.currency)
+        self.text_indexes = [i for i, c in enumerate(self.columns) if c.kind == "text"]
         self.workbook = Workbook(write_only=True)
         self.workbook.properties.title = f"{meta.title} export — {meta.business_name}"
         self.workbook.properties.subject = meta.filters_text
@@ -112,17 +212,25 @@ class ExcelWriter(ExportWriter):
         title = self.meta.title if self.sheets == 1 else f"{self.meta.title} ({self.sheets})"
         ws = self.workbook.create_sheet(title=title[:31])
         ws._values_to_row = _pass_cells_through
-        # Widths and the frozen header must be set before the first row is written.
-        for index, column in enumerate(self.columns, 1):
-            ws.column_dimensions[get_column_letter(index)].width = column.width
+        # Everything written before the rows must be set before the first row: the widths (as
+        # placeholders, see the module docstring), the frozen header, fit-to-width.
+        for index in range(1, len(self.columns) + 1):
+            ws.column_dimensions[get_column_letter(index)].width = PLACEHOLDER_WIDTH
         ws.freeze_panes = "A2"
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+        ws.print_title_rows = "1:1"
         header = []
         for index, column in enumerate(self.columns, 1):
-            cell = Cell(ws, row=1, column=index, value=excel_text(column.header))
+            cell = Cell(ws, row=1, column=index)
+            cell._value, cell.data_type = excel_text(column.header), "s"
             cell.font = HEADER_FONT
             cell.fill = HEADER_FILL
             cell.border = HEADER_BORDER
-            cell.alignment = Alignment(horizontal="left" if column.kind == "text" else "right")
+            # Over numbers the header sits right, like them; elsewhere left (dates read from the left).
+            cell.alignment = Alignment(horizontal="right" if column.kind in ("int", "money") else "left")
             header.append(cell)
         ws.append(header)
         # One reusable Cell per column, styled once; write_rows only sets values.
@@ -132,23 +240,49 @@ class ExcelWriter(ExportWriter):
             if number_format:
                 cell.number_format = number_format
             cell.data_type = DATA_TYPES[column.kind]
+            if column.kind in ("datetime", "date"):
+                cell.alignment = Alignment(horizontal="left")
             self.cells.append(cell)
+        # Text cells swap to the quote-prefix style for a guarded value, and back.
+        self.plain_styles = {i: self.cells[i]._style for i in self.text_indexes}
+        self.quoted_styles = {}
+        for i in self.text_indexes:
+            style = copy.copy(self.cells[i]._style)
+            self.cells[i]._style = style
+            self.cells[i].quotePrefix = True
+            self.quoted_styles[i] = self.cells[i]._style
+            self.cells[i]._style = self.plain_styles[i]
         self.pairs = list(enumerate(self.cells))
         self.date_pairs = [(i, c) for i, c in self.pairs if c.data_type == "d"]
         self.ws = ws
         self.sheet_rows = 1
 
-    def _finish_sheet(self) -> None:
+    def _finish_sheet(self, last_row: list | None = None) -> None:
         last_column = get_column_letter(len(self.columns))
         self.ws.auto_filter.ref = f"A1:{last_column}{self.sheet_rows}"
+        if last_row is not None:
+            self.ws.append(last_row)
+        self.ws.close()
+        overwrite_widths(self.ws._writer.out, self.widths.widths())
+
+    def _guarded_rows(self, rows: list[tuple]) -> dict[int, list[int]]:
+        """Row position -> the text columns holding guarded text, for this batch."""
+        found: dict[int, list[int]] = {}
+        for index in self.text_indexes:
+            for position, row in enumerate(rows):
+                if row[index].__class__ is GuardedText:
+                    found.setdefault(position, []).append(index)
+        return found
 
     def write_rows(self, rows: list[tuple]) -> None:
         if self.totals is not None:
             self.totals.add(rows)
+        self.widths.add(rows)
+        guarded = self._guarded_rows(rows)
         append, cells, pairs, date_pairs = self.ws.append, self.cells, self.pairs, self.date_pairs
         used = self.sheet_rows
         limit = self.max_sheet_rows - 1  # keep the last row for the totals
-        for row in rows:
+        for position, row in enumerate(rows):
             if used >= limit:
                 self.sheet_rows = used
                 self._finish_sheet()
@@ -160,7 +294,15 @@ class ExcelWriter(ExportWriter):
             for index, cell in date_pairs:
                 # openpyxl converts a "d" cell's value to a serial number, which None has not.
                 cell.data_type = "n" if row[index] is None else "d"
-            append(cells)
+            quoted = guarded.get(position)
+            if quoted is None:
+                append(cells)
+            else:
+                for index in quoted:
+                    cells[index]._style = self.quoted_styles[index]
+                append(cells)
+                for index in quoted:
+                    cells[index]._style = self.plain_styles[index]
             used += 1
         self.sheet_rows = used
         self.rows_written += len(rows)
@@ -176,6 +318,8 @@ class ExcelWriter(ExportWriter):
             if value is None:
                 row.append(None)
                 continue
+            if index > 1:
+                self.widths.add_value(index - 1, value)
             cell = Cell(self.ws, row=self.sheet_rows + 1, column=index, value=value)
             cell.font = HEADER_FONT
             cell.border = TOTAL_BORDER
@@ -185,8 +329,7 @@ class ExcelWriter(ExportWriter):
         return row
 
     def close(self) -> None:
-        self._finish_sheet()
-        self.ws.append(self._totals_row())
+        self._finish_sheet(self._totals_row())
         self.workbook.save(self.path)
 
     def abort(self) -> None:
