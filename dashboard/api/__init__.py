@@ -11,7 +11,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(health_bp)
 
     # The JSON API of export automation (docs/api.md; the document at /api/openapi.json).
-    from dashboard.api import exports, history, notifications, openapi, schedules
+    from dashboard.api import exports, history, notifications, openapi, recipes, schedules
 
-    for module in (schedules, history, notifications, exports, openapi):
+    for module in (schedules, history, notifications, exports, recipes, openapi):
         app.register_blueprint(module.bp)

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from dashboard.api import openapi_recipes
 from dashboard.exports.filters import DATE_RANGES
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
 from dashboard.services.validation import READ_ONLY_SCHEDULE_FIELDS
@@ -1000,6 +1001,7 @@ def _operation_id(method: str, path: str) -> str:
 
 def document() -> dict[str, Any]:
     paths = _paths()
+    paths.update(openapi_recipes.paths(AUTOMATION, _op, _json, _ref))
     for path, operations in paths.items():
         for method, operation in operations.items():
             operation["operationId"] = _operation_id(method, path)
@@ -1022,11 +1024,16 @@ def document() -> dict[str, Any]:
             {"name": "history", "description": "Runs: list, details, download, rerun, statistics."},
             {"name": "notifications", "description": "Per-business notification settings (owners)."},
             {"name": "exports", "description": "One-off exports."},
+            {"name": "recipes", "description": "Ready-made schedules and saved presets."},
             {"name": "meta", "description": "This document."},
         ],
         "paths": paths,
         "components": {
-            "schemas": deepcopy(SCHEMAS),
+            "schemas": {
+                **deepcopy(SCHEMAS),
+                **openapi_recipes.schemas(_ref, FILTERS_SCHEMA),
+                "PaginatedPresets": _paginated("Preset"),
+            },
             "responses": deepcopy(RESPONSES),
             "securitySchemes": {
                 "bearerAuth": {

@@ -36,6 +36,7 @@ DATE_RANGES: dict[str, str] = {
     "last_30_days": "Last 30 days",
     "previous_week": "Previous week",
     "previous_month": "Previous month",
+    "week_to_date": "Week to date",
     "month_to_date": "Month to date",
     "year_to_date": "Year to date",
 }
@@ -222,6 +223,8 @@ def date_range_bounds(date_range: str, today: date) -> tuple[date, date]:
     if date_range == "previous_month":
         end = today.replace(day=1) - timedelta(days=1)
         return end.replace(day=1), end
+    if date_range == "week_to_date":  # Monday of D's week to D ("this week's audit log on Friday")
+        return today - timedelta(days=today.weekday()), today
     if date_range == "month_to_date":
         return today.replace(day=1), today
     if date_range == "year_to_date":

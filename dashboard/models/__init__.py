@@ -19,6 +19,7 @@ from dashboard.models.pos import (
     SaleLine,
     User,
 )
+from dashboard.models.presets import SchedulePreset
 
 __all__ = [
     "ApiToken",
@@ -35,5 +36,6 @@ __all__ = [
     "Product",
     "Sale",
     "SaleLine",
+    "SchedulePreset",
     "User",
 ]

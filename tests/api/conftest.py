@@ -143,6 +143,15 @@ def foreign_schedule(other_tenant):
 
 
 @pytest.fixture
+def foreign_preset(other_tenant):
+    from dashboard.services.presets import create_preset
+
+    return create_preset(
+        other_tenant.business, other_tenant.owner, {"name": "Their preset", "export_type": "INVENTORY"}
+    )
+
+
+@pytest.fixture
 def foreign_history(app, other_tenant):
     history = make_history(other_tenant.business, other_tenant.owner, file_name="theirs.csv")
     store_file(app, history)

@@ -57,19 +57,28 @@ def _snapshot(business_id) -> dict:
 
 def test_the_table_covers_every_id_route(app):
     routes = _id_routes(app)
-    # schedules: GET PUT PATCH DELETE, activate, deactivate, trigger; history: GET, download, rerun
-    assert len(routes) == 10, routes
-    assert len({p for p, _ in routes}) == 7
+    # schedules: GET PUT PATCH DELETE, activate, deactivate, trigger; history: GET, download, rerun;
+    # presets: GET, DELETE
+    assert len(routes) == 12, routes
+    assert len({p for p, _ in routes}) == 8
+
+
+def _kind(path: str) -> str:
+    return next(kind for kind in ("schedules", "presets", "history") if f"/{kind}/" in path)
 
 
 def test_another_business_s_objects_answer_exactly_like_missing_ones(
-    app, owner_api, other_tenant, foreign_schedule, foreign_history
+    app, owner_api, other_tenant, foreign_schedule, foreign_history, foreign_preset
 ):
-    foreign = {"schedules": str(foreign_schedule.id), "history": str(foreign_history.id)}
+    foreign = {
+        "schedules": str(foreign_schedule.id),
+        "history": str(foreign_history.id),
+        "presets": str(foreign_preset.id),
+    }
     before = _snapshot(other_tenant.business.id)
     checked = 0
     for path, method in _id_routes(app):
-        kind = "schedules" if "/schedules/" in path else "history"
+        kind = _kind(path)
         body = BODIES[method]
         for object_id in (foreign[kind], str(uuid.uuid4())):
             url = path.replace("{id}", object_id)
@@ -84,7 +93,7 @@ def test_another_business_s_objects_answer_exactly_like_missing_ones(
             response = owner_api._call(method.upper(), path.replace("{id}", malformed), json=body)
             assert response.status_code == 404 and response.get_json() == {"detail": "Not found."}
             checked += 1
-    assert checked == 10 * 8
+    assert checked == 12 * 8
     db.session.expire_all()
     assert _snapshot(other_tenant.business.id) == before
     assert db.session.get(ExportSchedule, foreign_schedule.id).name == "Their schedule"
@@ -105,16 +114,20 @@ def test_managers_get_403_on_owner_endpoints(manager_api, tenant, path, method):
 
 
 def test_managers_may_use_every_other_endpoint(app, manager_api, tenant, schedule):
+    from dashboard.services.presets import create_preset
     from tests.api.conftest import make_history, store_file
 
     run = make_history(tenant.business, tenant.owner, schedule, file_name="m.csv")
     store_file(app, run)
+    preset = create_preset(tenant.business, tenant.owner, {"name": "Owner's", "export_type": "INVENTORY"})
     for path, method in api_routes(app):
         if (path, method) in OWNER_ONLY or path == "/api/openapi.json":
             continue
         if method == "delete":
             continue  # checked last, it removes the schedule
-        kind_id = str(schedule.id) if "/schedules/" in path else str(run.id)
+        kind_id = {"schedules": str(schedule.id), "history": str(run.id), "presets": str(preset.id)}.get(
+            _kind(path) if "{id}" in path else "", ""
+        )
         url = path.replace("{id}", kind_id)
         body = {
             "post": {},
@@ -125,6 +138,8 @@ def test_managers_may_use_every_other_endpoint(app, manager_api, tenant, schedul
             body = BODIES["put"]
         if path.endswith("/preview/"):
             body = {"frequency": "DAILY", "hour": 3}
+        if path.endswith("/presets/") and method == "post":
+            body = {"name": "Manager's preset", "export_type": "INVENTORY"}
         if path == "/api/reports/exports/":
             body = {"export_type": "INVENTORY", "format": "csv"}
         response = manager_api._call(method.upper(), url, json=body)

@@ -40,6 +40,7 @@ MID_MARCH = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
         ("last_30_days", ("2024-02-14", "2024-03-14")),
         ("previous_week", ("2024-03-04", "2024-03-10")),
         ("previous_month", ("2024-02-01", "2024-02-29")),
+        ("week_to_date", ("2024-03-11", "2024-03-15")),
         ("month_to_date", ("2024-03-01", "2024-03-15")),
         ("year_to_date", ("2024-01-01", "2024-03-15")),
     ],
@@ -57,6 +58,7 @@ def test_the_table_covers_every_date_range():
         "last_30_days",
         "previous_week",
         "previous_month",
+        "week_to_date",
         "month_to_date",
         "year_to_date",
     }

@@ -70,6 +70,7 @@ class Side:
     schedule: Any = None
     run: Any = None  # COMPLETED, with its file in storage
     failed_run: Any = None
+    preset: Any = None
     tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer token
 
 
@@ -141,6 +142,7 @@ def _person(business, role: str, email: str, name: str, fast: bool):
 def _side(app, factory, name: str, tag: str, fast_passwords: bool = True) -> Side:
     from dashboard.auth.tokens import create_token
     from dashboard.services import schedules as schedule_service
+    from dashboard.services.presets import create_preset
 
     business = factory.business(name, timezone="UTC")
     owner = _person(business, "owner", f"owner@{tag}.example.com", f"Owner {tag}", fast_passwords)
@@ -161,6 +163,7 @@ def _side(app, factory, name: str, tag: str, fast_passwords: bool = True) -> Sid
         error_message="The database was unreachable.",
         error_traceback="Traceback (most recent call last): ...",
     )
+    side.preset = create_preset(business, owner, {"name": f"{name} stock", "export_type": "INVENTORY"})
     for role, user in (("owner", owner), ("manager", manager)):
         membership = next(m for m in user.memberships if m.business_id == business.id)
         side.tokens[role] = create_token(membership)

@@ -432,6 +432,7 @@ def test_hostile_input_on_every_route_never_gets_a_500(app, world):
     values = {
         "schedule-id": str(a.schedule.id),
         "history-id": str(a.run.id),
+        "preset-id": str(a.preset.id),
         "signed-link": make_download_token(a.run),
     }
     fields = [name for name in JSON_FIELDS]

@@ -35,6 +35,7 @@ from tests.security.security_helpers import (
 from tests.security.test_isolation_table import (
     API_BODIES,
     HISTORY_ID,
+    PRESET_ID,
     PUBLIC,
     ROUTES,
     SCHEDULE_ID,
@@ -88,6 +89,8 @@ def _target(world, rule) -> str | None:
         return str(world.a.schedule.id)
     if access == HISTORY_ID:
         return str(world.a.run.id)
+    if access == PRESET_ID:
+        return str(world.a.preset.id)
     return None
 
 
@@ -233,6 +236,7 @@ def test_no_get_changes_anything(app, world):
     values = {
         SCHEDULE_ID: str(a.schedule.id),
         HISTORY_ID: str(a.run.id),
+        PRESET_ID: str(a.preset.id),
         SIGNED_LINK: make_download_token(a.run),
     }
     walked = 0

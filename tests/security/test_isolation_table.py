@@ -45,8 +45,10 @@ SIGNED_IN = "signed-in"  # any member of the current business; takes no id
 OWNER_ONLY = "owner-only"  # owners of the current business; a manager gets 403
 SCHEDULE_ID = "schedule-id"  # takes the id of one of the business's schedules
 HISTORY_ID = "history-id"  # takes the id of one of the business's runs
+PRESET_ID = "preset-id"  # takes the id of one of the business's saved presets
 SIGNED_LINK = "signed-link"  # /d/<token>: no sign-in, the signed token is the credential
-ID_TAKING = (SCHEDULE_ID, HISTORY_ID, SIGNED_LINK)
+OBJECT_ID = (SCHEDULE_ID, HISTORY_ID, PRESET_ID)
+ID_TAKING = (*OBJECT_ID, SIGNED_LINK)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,11 @@ ROUTES: dict[str, Route] = {
     "api_notifications.get_settings": R(OWNER_ONLY, "GET"),
     "api_notifications.update_settings": R(OWNER_ONLY, "PUT", "PATCH"),
     "api_exports.start_export": R(SIGNED_IN, "POST"),
+    "api_recipes.recipes": R(SIGNED_IN, "GET", why="the same catalogue for every business"),
+    "api_recipes.list_presets": R(SIGNED_IN, "GET"),
+    "api_recipes.create_preset": R(SIGNED_IN, "POST"),
+    "api_recipes.retrieve_preset": R(PRESET_ID, "GET"),
+    "api_recipes.delete_preset": R(PRESET_ID, "DELETE"),
 }
 
 # Bodies that would change something if the request got through: a refusal is then meaningful.
@@ -147,6 +154,7 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("api_notifications.update_settings", "PUT"): {"default_recipients": ["attacker@example.com"]},
     ("api_notifications.update_settings", "PATCH"): {"notify_on_success": True},
     ("api_exports.start_export", "POST"): {"export_type": "INVENTORY", "format": "csv"},
+    ("api_recipes.create_preset", "POST"): {"name": "Planted", "export_type": "INVENTORY"},
 }
 MALFORMED_IDS = ("not-a-uuid", "1", "0", "-1", "%27%20OR%201%3D1--")
 
@@ -248,7 +256,7 @@ def _anonymous_refusal(response, api: bool) -> bool:
 @pytest.mark.slow
 def test_isolation_table(app, world, capsys):
     a, b = world.a, world.b
-    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id}
+    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id, PRESET_ID: a.preset.id}
 
     def session(user):
         return login(app.test_client(), user.email)
@@ -292,7 +300,7 @@ def test_isolation_table(app, world, capsys):
         route = ROUTES[rule.endpoint]
         kind = "api" if _is_api(rule) else "web"
         for method in sorted(route.methods):
-            if route.access in (SCHEDULE_ID, HISTORY_ID):
+            if route.access in OBJECT_ID:
                 real, random_id = str(targets[route.access]), str(uuid.uuid4())
                 for caller in foreign_callers[kind]:
                     table.routes.add((rule.rule, method))
@@ -423,17 +431,18 @@ def _controls(app, world, table: Table) -> None:
     owner = login(app.test_client(), a.owner.email)
     token_client = Caller("owner (token)", app.test_client(), bearer(a.tokens["owner"]), True)
     web_owner = Caller("owner (session)", owner, {}, False)
-    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id}
-    last = {"schedules.delete", "api_schedules.delete"}  # they remove the schedule: run them at the end
+    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id, PRESET_ID: a.preset.id}
+    # They remove the schedule or the preset: run them at the end.
+    last = {"schedules.delete", "api_schedules.delete", "api_recipes.delete_preset"}
     rules = sorted(
-        (r for r in _rules(app) if ROUTES[r.endpoint].access in (SCHEDULE_ID, HISTORY_ID)),
+        (r for r in _rules(app) if ROUTES[r.endpoint].access in OBJECT_ID),
         key=lambda r: (r.endpoint in last, r.rule),
     )
-    deleted = False
+    deleted: set[str] = set()  # the kinds of object already deleted by a control
     for rule in rules:
         caller = token_client if _is_api(rule) else web_owner
         for method in sorted(ROUTES[rule.endpoint].methods):
-            if deleted and ROUTES[rule.endpoint].access == SCHEDULE_ID:
+            if ROUTES[rule.endpoint].access in deleted:
                 continue
             url = _url(rule, str(targets[ROUTES[rule.endpoint].access]))
             response = table.call(caller, method, url, rule.endpoint)
@@ -442,7 +451,7 @@ def _controls(app, world, table: Table) -> None:
                 f"control: {method} {url} as the owner -> {response.status_code}",
             )
             if rule.endpoint in last:
-                deleted = True
+                deleted.add(ROUTES[rule.endpoint].access)
     for rule in _rules(app):
         if ROUTES[rule.endpoint].access == SIGNED_LINK:
             url = _url(rule, make_download_token(a.run))
