@@ -87,7 +87,7 @@ class Config:
     MAIL_MAX_ATTACHMENT_MB = float(os.environ.get("MAIL_MAX_ATTACHMENT_MB", 10))
     MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
     MAIL_SUPPRESS_SEND = not bool(os.environ.get("MAIL_SERVER"))
-    # Outbox retries (dashboard/automation/delivery.py): base x 2^(n-1), capped; given up after hours.
+    # Outbox retries (dashboard/delivery/outbox.py): base x 2^(n-1), capped; given up after hours.
     MAIL_RETRY_BASE_SECONDS = float(os.environ.get("MAIL_RETRY_BASE_SECONDS", 60))
     MAIL_RETRY_MAX_SECONDS = float(os.environ.get("MAIL_RETRY_MAX_SECONDS", 3600))
     MAIL_GIVE_UP_HOURS = float(os.environ.get("MAIL_GIVE_UP_HOURS", 48))
@@ -98,7 +98,7 @@ class Config:
         else None
     )
     # Messages one business may send in any rolling 24 h, counted per recipient; over it mail is
-    # held and sent later (dashboard/automation/quota.py). 200: a schedule at MAX_RECIPIENTS (50)
+    # held and sent later (dashboard/delivery/quota.py). 200: a schedule at MAX_RECIPIENTS (50)
     # four times a day, or a dozen ordinary daily schedules with notices, and no use as a relay.
     # 0 turns the limit off.
     MAIL_DAILY_LIMIT_PER_BUSINESS = _int("MAIL_DAILY_LIMIT_PER_BUSINESS", 200)

@@ -76,7 +76,7 @@ def measure(kind: str, limit: int, runs: int, recipients: int) -> dict:
 
     from config import TestConfig
     from dashboard import create_app
-    from dashboard.automation.delivery import process_outbox
+    from dashboard.delivery import process_outbox
     from dashboard.extensions import db
     from dashboard.models import Business, ExportSchedule, Membership, User
     from dashboard.models.types import utcnow

@@ -54,7 +54,7 @@ def _mail_settings() -> str:
 
 
 def _test_message(address: str):
-    from dashboard.automation.mailer import OutgoingMessage
+    from dashboard.delivery.mailer import OutgoingMessage
 
     return OutgoingMessage(
         subject="[Test] Export Automation mail settings",
@@ -76,7 +76,7 @@ def mail_test_command(address: str) -> None:
     from email_validator import EmailNotValidError, validate_email
     from flask_mail import sanitize_address
 
-    from dashboard.automation.mailer import (
+    from dashboard.delivery.mailer import (
         OutboxTransport,
         SmtpTransport,
         _describe_exception,
@@ -192,7 +192,7 @@ def check_storage() -> Check:
 
 
 def check_mail() -> Check:
-    from dashboard.automation.mailer import SmtpTransport, _describe_exception, outbox_mode
+    from dashboard.delivery.mailer import SmtpTransport, _describe_exception, outbox_mode
 
     config = current_app.config
     if outbox_mode():

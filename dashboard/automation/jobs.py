@@ -109,7 +109,7 @@ def retry_failed_exports(now: datetime | None = None, *, wait: bool = False) -> 
 
 
 def process_mail_outbox(now: datetime | None = None) -> dict:
-    from dashboard.automation import delivery
+    from dashboard import delivery
 
     summary = delivery.process_outbox(now)
     _log_summary(logging.DEBUG, "process_mail_outbox", summary)
@@ -117,7 +117,7 @@ def process_mail_outbox(now: datetime | None = None) -> dict:
 
 
 def send_export_summary_report(now: datetime | None = None, force: bool = False) -> dict:
-    from dashboard.automation import delivery
+    from dashboard import delivery
 
     summary = delivery.send_export_summary_report(now, force=force)
     _log_summary(logging.INFO, "send_export_summary_report", summary)

@@ -62,8 +62,9 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, text, true, u
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from dashboard.automation import delivery, fairness
+from dashboard import delivery
 from dashboard.automation import executor as executor_module
+from dashboard.automation import fairness
 from dashboard.automation.calculator import next_occurrence, timing_of
 from dashboard.automation.storage import StorageError, get_storage
 from dashboard.extensions import db

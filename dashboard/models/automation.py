@@ -261,7 +261,9 @@ class MailMessage(db.Model):
     history_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("export_history.id", ondelete="CASCADE"), nullable=True, index=True
     )
-    kind: Mapped[str] = mapped_column(String(16))  # export | failure | success | summary
+    kind: Mapped[str] = mapped_column(String(16))  # export | failure | success | summary | quota
+    # Which delivery channel carries the row (dashboard/delivery/channels.py): "email", "webhook"...
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     recipient: Mapped[str] = mapped_column(String(254))
     message_id: Mapped[str] = mapped_column(String(255))
@@ -272,7 +274,7 @@ class MailMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     payload: Mapped[dict] = mapped_column(JSONType(), default=dict)
-    # MAIL_DAILY_LIMIT_PER_BUSINESS (dashboard/automation/quota.py): when the mail first took one of
+    # MAIL_DAILY_LIMIT_PER_BUSINESS (dashboard/delivery/quota.py): when the mail first took one of
     # its business's daily slots (null: not yet, or exempt), and why it waits while over the limit.
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     held_reason: Mapped[str] = mapped_column(Text, default="")

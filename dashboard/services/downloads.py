@@ -13,8 +13,8 @@ from typing import BinaryIO
 
 from flask import Response, has_request_context, request, send_file
 
-from dashboard.automation.delivery import CONTENT_TYPES
 from dashboard.automation.storage import ExportFileNotFound, get_storage
+from dashboard.delivery.display import CONTENT_TYPES
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory
 from dashboard.services.audit import record_audit

@@ -13,7 +13,6 @@ import logging
 from flask import Blueprint, make_response, render_template
 from flask_login import current_user
 
-from dashboard.automation.delivery import FORMAT_LABELS, TYPE_LABELS, local_time, size_display
 from dashboard.automation.links import (
     LINK_EXPIRED,
     LINK_GONE,
@@ -24,6 +23,7 @@ from dashboard.automation.links import (
     load_download_token,
 )
 from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
+from dashboard.delivery.display import FORMAT_LABELS, TYPE_LABELS, local_time, size_display
 from dashboard.services.audit import is_member_of
 from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
 

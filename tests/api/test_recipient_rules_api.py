@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation.delivery import deliver_run_result
+from dashboard.delivery import deliver_run_result
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, ExportSchedule, MailMessage
 from dashboard.services import validation

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation.delivery import deliver_run_result, encoded_size, process_outbox
 from dashboard.automation.links import make_download_url
+from dashboard.delivery import deliver_run_result, process_outbox
+from dashboard.delivery.policy import encoded_size
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportNotificationSettings, MailMessage
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_EMAILED

@@ -12,16 +12,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from dashboard.automation.delivery import (
-    KIND_EXPORT,
-    _claim,
-    deliver_run_result,
-    enqueue,
-    notification_settings,
-    process_outbox,
-    render_export_mail,
-    sending_lease,
-)
+from dashboard.delivery import deliver_run_result, process_outbox
+from dashboard.delivery.outbox import KIND_EXPORT, enqueue
+from dashboard.delivery.outbox import claim as _claim
+from dashboard.delivery.policy import sending_lease
+from dashboard.delivery.render import render_export_mail
 from dashboard.extensions import db
 from dashboard.models.automation import (
     MAIL_FAILED,
@@ -35,6 +30,7 @@ from dashboard.models.automation import (
 )
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
+from dashboard.services.notifications import get_settings as notification_settings
 
 
 def rows_for(history) -> list[MailMessage]:

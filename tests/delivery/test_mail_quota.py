@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.automation.delivery import deliver_run_result, process_outbox
+from dashboard.delivery import deliver_run_result, process_outbox
 from dashboard.extensions import db
 from dashboard.models import ExportNotificationSettings, MailMessage
 from dashboard.models.automation import ExportHistory
@@ -168,8 +168,10 @@ def test_concurrent_outbox_passes_never_exceed_the_quota(smtp, app_factory, tmp_
     import os
     import threading
 
-    from dashboard.automation.delivery import KIND_EXPORT, enqueue, notification_settings, render_export_mail
+    from dashboard.delivery.outbox import KIND_EXPORT, enqueue
+    from dashboard.delivery.render import render_export_mail
     from dashboard.models import Business, Membership, User
+    from dashboard.services.notifications import get_settings as notification_settings
     from tests.delivery.conftest import smtp_config
 
     overrides = smtp_config(smtp.port, MAIL_DAILY_LIMIT_PER_BUSINESS=10)
@@ -238,14 +240,11 @@ def test_the_last_slot_is_taken_once_while_another_claim_is_uncommitted(app, fac
     import threading
     import time
 
-    from dashboard.automation.delivery import (
-        KIND_EXPORT,
-        _claim,
-        enqueue,
-        notification_settings,
-        render_export_mail,
-    )
-    from dashboard.automation.quota import Quota
+    from dashboard.delivery.outbox import KIND_EXPORT, enqueue
+    from dashboard.delivery.outbox import claim as _claim
+    from dashboard.delivery.quota import Quota
+    from dashboard.delivery.render import render_export_mail
+    from dashboard.services.notifications import get_settings as notification_settings
 
     if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
         pytest.skip("SQLite has one writer at a time: the race cannot happen there")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.automation.delivery import deliver_run_result, send_export_summary_report
+from dashboard.delivery import deliver_run_result, send_export_summary_report
 from dashboard.extensions import db, mail
 from dashboard.models import ExportHistory, ExportNotificationSettings
 from tests.delivery.delivery_helpers import path_of

@@ -8,14 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation import delivery
-from dashboard.automation.delivery import (
-    EmailDeliveryService,
-    dedupe_key,
-    deliver_run_result,
-    process_outbox,
-)
-from dashboard.automation.mailer import PERMANENT, TRANSIENT, classify_code, clean_header, format_address
+from dashboard.delivery import deliver_run_result, dispatch, email_channel, process_outbox
+from dashboard.delivery.email_channel import EmailDeliveryService
+from dashboard.delivery.mailer import PERMANENT, TRANSIENT, classify_code, clean_header, format_address
+from dashboard.delivery.outbox import dedupe_key
 from dashboard.extensions import db
 from dashboard.models import MailMessage
 from dashboard.models.automation import STATUS_EMAILED
@@ -29,7 +25,7 @@ def test_a_run_that_finished_without_its_mail_is_picked_up_by_the_outbox(smtp, t
     history = runs.completed(tenant.business, schedule, completed_at=finished)
     too_recent = runs.completed(tenant.business, schedule, completed_at=utcnow())  # the runner's turn
     too_old = runs.completed(tenant.business, schedule, completed_at=utcnow() - timedelta(days=2))
-    delivery._recovery_seen.clear()
+    dispatch._recovery_seen.clear()
 
     summary = process_outbox()
     assert summary["recovered"] == 1 and summary["sent"] == 1
@@ -49,7 +45,7 @@ def test_deliver_run_result_never_raises(tenant, runs, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(delivery, "render_export_mail", broken)
+    monkeypatch.setattr(email_channel, "render_export_mail", broken)
     deliver_run_result(history.id)  # logged, not raised: the export stays COMPLETED
     db.session.refresh(history)
     assert history.status == "COMPLETED"

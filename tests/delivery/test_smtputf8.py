@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation.delivery import deliver_run_result, process_outbox
+from dashboard.delivery import deliver_run_result, process_outbox
 from dashboard.extensions import db
 from dashboard.models import MailMessage
 from dashboard.models.automation import ExportHistory

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from dashboard.automation.delivery import deliver_run_result, process_outbox, send_export_summary_report
+from dashboard.delivery import deliver_run_result, process_outbox, send_export_summary_report
 from dashboard.extensions import db
 from dashboard.models import ExportNotificationSettings, MailMessage, Membership
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_EMAILED, ExportHistory

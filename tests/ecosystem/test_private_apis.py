@@ -78,7 +78,7 @@ def test_flask_mail_message_is_built_by_message_underscore_message():
     from flask import Flask
     from flask_mail import Mail
 
-    from dashboard.automation.mailer import OutgoingMessage
+    from dashboard.delivery.mailer import OutgoingMessage
 
     require("Flask-Mail", callable(getattr(OutgoingMessage.__mro__[1], "_message", None)), "Message._message")
     app = Flask(__name__)

@@ -119,7 +119,7 @@ def test_counters_move_with_a_run_a_failed_run_and_an_undelivered_mail(app_facto
 
 def test_given_up_mail_is_counted(app_factory, closed_port):
     """Nothing listens: each attempt is a transient failure; past MAIL_GIVE_UP_HOURS it is given up."""
-    from dashboard.automation import delivery
+    from dashboard import delivery
     from dashboard.models.automation import MAIL_FAILED, MailMessage
     from tests.delivery.conftest import smtp_config
 

@@ -26,14 +26,13 @@ from flask import current_app
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import aliased
 
+from dashboard.delivery.outbox import KIND_FAILURE, KIND_QUOTA
 from dashboard.extensions import db
 from dashboard.models.automation import MAIL_PENDING, MAIL_SENDING, MailMessage
 from dashboard.models.pos import ROLE_OWNER, Membership, User
 
 WINDOW = timedelta(hours=24)
 DEFAULT_DAILY_LIMIT = 200
-KIND_QUOTA = "quota"
-KIND_FAILURE = "failure"  # dashboard.automation.delivery.KIND_FAILURE (no import: delivery imports us)
 
 
 def daily_limit() -> int:

@@ -4,7 +4,7 @@ Flask-Mail builds the messages (`flask_mail.Message`) and its `email_dispatched`
 every message the server accepted (or the outbox stored), so `mail.record_messages()` works as usual.
 The SMTP conversation itself is ours because Flask-Mail opens `smtplib.SMTP` without a timeout (a
 server that accepts the connection and never answers would hang the worker) and drops the
-per-recipient answers that `delivery.py` records.
+per-recipient answers that the outbox records.
 
 Every outcome is one of:
 - ``accepted``: the server took the message for that recipient (2xx after the data);

@@ -1,0 +1,173 @@
+"""E-mail, the first delivery channel: the export mail with its files (attached, or linked when
+too large), failure alerts, success notices; and the classic per-run mail service over it."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from dashboard.delivery import outbox
+from dashboard.delivery.channels import Channel, RunFile, register
+from dashboard.delivery.display import CONTENT_TYPES
+from dashboard.delivery.email_sending import send_rows, sync_history_delivery
+from dashboard.delivery.outbox import KIND_EXPORT, KIND_FAILURE, KIND_SUCCESS
+from dashboard.delivery.recipients import (
+    clean_list,
+    export_recipients,
+    failure_recipients,
+    success_notice_recipients,
+)
+from dashboard.delivery.render import render_export_mail, render_failure_alert, render_success_notice
+from dashboard.extensions import db
+from dashboard.models.automation import (
+    MAIL_SENT,
+    STATUS_FAILED,
+    SUCCESS_STATUSES,
+    ExportHistory,
+    ExportNotificationSettings,
+    MailMessage,
+)
+from dashboard.models.pos import Business
+from dashboard.models.types import utcnow
+from dashboard.services.notifications import get_settings
+
+
+def enqueue_run_mails(history: ExportHistory, now: datetime | None = None) -> int:
+    """Queue every mail a finished run gives rise to; commits. Idempotent."""
+    business = history.business
+    settings = get_settings(business)
+    queued = 0
+    if history.status in SUCCESS_STATUSES:
+        export_to = export_recipients(history)
+        if export_to:
+            content = render_export_mail(history, settings)
+            queued += outbox.enqueue(
+                business_id=business.id,
+                history_id=history.id,
+                kind=KIND_EXPORT,
+                recipients=export_to,
+                content=content,
+                key_parts=(KIND_EXPORT, history.id),
+                now=now,
+            )
+            if list(history.email_recipients or []) != export_to:
+                history.email_recipients = export_to
+        notice_to = success_notice_recipients(history, settings, export_to)
+        if notice_to:
+            content = render_success_notice(history, settings, export_to)
+            queued += outbox.enqueue(
+                business_id=business.id,
+                history_id=history.id,
+                kind=KIND_SUCCESS,
+                recipients=notice_to,
+                content=content,
+                key_parts=(KIND_SUCCESS, history.id),
+                now=now,
+            )
+    elif history.status == STATUS_FAILED:
+        alert_to = failure_recipients(history, settings)
+        if alert_to:
+            content = render_failure_alert(history, settings)
+            queued += outbox.enqueue(
+                business_id=business.id,
+                history_id=history.id,
+                kind=KIND_FAILURE,
+                recipients=alert_to,
+                content=content,
+                key_parts=(KIND_FAILURE, history.id),
+                now=now,
+            )
+    db.session.commit()
+    return queued
+
+
+@register
+class EmailChannel(Channel):
+    """Mails to people: one row per recipient, sent over one SMTP connection a pass, within the
+    business's daily limit."""
+
+    kind = "email"
+
+    def queue(
+        self,
+        run: ExportHistory,
+        files: Sequence[RunFile],
+        destination: dict | None = None,
+        index: int = 0,
+        now: datetime | None = None,
+    ) -> int:
+        return enqueue_run_mails(run, now)
+
+    def send(self, row_ids: list[uuid.UUID], now: datetime | None = None) -> Counter:
+        return send_rows(row_ids, now)
+
+    def record(self, run_id: uuid.UUID) -> None:
+        sync_history_delivery(run_id)
+
+
+class EmailDeliveryService:
+    """The per-run mail service: each method queues the mail, sends it now, and returns the
+    per-recipient results as recorded (`[{"email", "accepted", "error"}]`)."""
+
+    def send_export_email(self, history: ExportHistory, recipients: list[str] | None = None) -> list[dict]:
+        settings = get_settings(history.business)
+        recipients = clean_list(recipients) if recipients is not None else export_recipients(history)
+        return self._queue_and_send(
+            history, KIND_EXPORT, recipients, lambda: render_export_mail(history, settings)
+        )
+
+    def send_failure_notification(
+        self, history: ExportHistory, recipients: list[str] | None = None, error_message: str | None = None
+    ) -> list[dict]:
+        settings = get_settings(history.business)
+        if error_message and not history.error_message:
+            history.error_message = error_message
+        if recipients is None:
+            recipients = failure_recipients(history, settings)
+        return self._queue_and_send(
+            history, KIND_FAILURE, clean_list(recipients), lambda: render_failure_alert(history, settings)
+        )
+
+    def _queue_and_send(
+        self, history: ExportHistory, kind: str, recipients: list[str], render: Callable[[], Any]
+    ) -> list[dict]:
+        """Queue one `kind` mail of the run (rendered only when somebody receives it), commit,
+        send it now and report per recipient."""
+        if recipients:
+            outbox.enqueue(
+                business_id=history.business_id,
+                history_id=history.id,
+                kind=kind,
+                recipients=recipients,
+                content=render(),
+                key_parts=(kind, history.id),
+            )
+        db.session.commit()
+        return self._send_and_report(history.id, kind)
+
+    def _send_and_report(self, history_id: uuid.UUID, kind: str) -> list[dict]:
+        send_rows(outbox.pending_ids(utcnow(), history_id=history_id, channel=EmailChannel.kind))
+        sync_history_delivery(history_id)
+        rows = db.session.scalars(
+            select(MailMessage)
+            .where(
+                MailMessage.history_id == history_id, MailMessage.kind == kind, MailMessage.channel == "email"
+            )
+            .execution_options(populate_existing=True)
+        ).all()
+        return [
+            {"email": r.recipient, "accepted": r.status == MAIL_SENT, "error": outbox.describe_row(r)}
+            for r in rows
+        ]
+
+    def _get_notification_settings(self, business: Business) -> ExportNotificationSettings:
+        return get_settings(business)
+
+    @staticmethod
+    def _get_content_type(export_format: str) -> str:
+        return CONTENT_TYPES.get(export_format, "application/octet-stream")
