@@ -13,7 +13,9 @@ from dashboard.extensions import csrf, db, limiter, login_manager, mail, migrate
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
+def create_app(config_class: type[Config] | None = None, *, routes: bool = True, **overrides) -> Flask:
+    """The app. `routes=False` (a `flask` command that serves nothing, see dashboard/process_role.py)
+    leaves out the pages and the API: their modules are most of a command's start-up time."""
     config_class = config_class or config_for_environment()
     app = Flask(
         __name__,
@@ -62,9 +64,10 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
 
     limits.init_app(app)  # the dashboard's run limits and the full-queue answer (429)
 
-    from dashboard import blueprints
+    if routes:
+        from dashboard import blueprints
 
-    blueprints.register(app)
+        blueprints.register(app)
 
     from dashboard import cli
 

@@ -6,11 +6,12 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login.utils import decode_cookie, encode_cookie
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from dashboard.lazy_migrate import LazyMigrate
 
 # Named constraints so that Alembic batch migrations on SQLite can alter them.
 NAMING_CONVENTION = {
@@ -43,7 +44,7 @@ class LoginManager(flask_login.LoginManager):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = LazyMigrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()

@@ -36,6 +36,8 @@ from typing import Any
 
 from flask import Flask
 
+from dashboard.process_role import flask_command
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -212,25 +214,6 @@ def create_scheduler(app: Flask, scheduler_class: type | None = None):
     return scheduler
 
 
-def _flask_command(argv: list[str]) -> str | None:
-    """The command name when this process is the ``flask`` CLI (``flask --app app run`` -> "run"),
-    else None."""
-    program = os.path.basename(argv[0]) if argv else ""
-    is_flask = program in ("flask", "flask.exe") or argv[0].replace("\\", "/").endswith("flask/__main__.py")
-    if not is_flask:
-        return None
-    options_with_value = {"--app", "-A", "--env-file", "-e"}
-    args = iter(argv[1:])
-    for arg in args:
-        if arg in options_with_value:
-            next(args, None)
-        elif arg.startswith("-"):
-            continue
-        else:
-            return arg
-    return ""
-
-
 def should_start_scheduler(app: Flask, argv: list[str] | None = None) -> bool:
     if not app.config.get("SCHEDULER_ENABLED"):
         return False
@@ -242,7 +225,7 @@ def should_start_scheduler(app: Flask, argv: list[str] | None = None) -> bool:
 
     if app.debug and not is_running_from_reloader():
         return False  # the reloader's parent: its child starts the one scheduler
-    command = _flask_command(list(sys.argv if argv is None else argv))
+    command = flask_command(list(sys.argv if argv is None else argv))
     return command is None or command == "run"
 
 

@@ -6,23 +6,26 @@ ExportWriter subclass in writers/ and a line in WRITERS (and the name in models.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from dashboard.exports.datasets import Dataset
 from dashboard.exports.datasets.audit_logs import AuditLogsDataset
 from dashboard.exports.datasets.customers import CustomersDataset
 from dashboard.exports.datasets.inventory import InventoryDataset
 from dashboard.exports.datasets.sales import SalesDataset
 from dashboard.exports.writers import ExportWriter
-from dashboard.exports.writers.csv_writer import CsvWriter
-from dashboard.exports.writers.excel_writer import ExcelWriter
-from dashboard.exports.writers.pdf_writer import PdfWriter
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
 
 DATASETS: dict[str, Dataset] = {
     dataset.export_type: dataset
     for dataset in (SalesDataset(), CustomersDataset(), InventoryDataset(), AuditLogsDataset())
 }
-WRITERS: dict[str, type[ExportWriter]] = {
-    writer.format: writer for writer in (ExcelWriter, CsvWriter, PdfWriter)
+# Imported when first used: openpyxl and reportlab cost a command that never writes their formats
+# (every `flask` command loads the app) a few hundred milliseconds.
+WRITERS: dict[str, str] = {
+    "excel": "dashboard.exports.writers.excel_writer:ExcelWriter",
+    "csv": "dashboard.exports.writers.csv_writer:CsvWriter",
+    "pdf": "dashboard.exports.writers.pdf_writer:PdfWriter",
 }
 
 assert set(DATASETS) == set(EXPORT_TYPES), "every export type needs a dataset"
@@ -38,4 +41,7 @@ def get_dataset(export_type: str) -> Dataset:
 
 def get_writer(fmt: str) -> type[ExportWriter]:
     """The writer class of a format ("excel", "csv", "pdf"); KeyError for an unknown one."""
-    return WRITERS[fmt]
+    module, _, name = WRITERS[fmt].partition(":")
+    writer: type[ExportWriter] = getattr(import_module(module), name)
+    assert writer.format == fmt, f"{WRITERS[fmt]} writes {writer.format}, not {fmt}"
+    return writer

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, String, TypeDecorator
-from sqlalchemy.dialects import postgresql
 
 
 class GUID(TypeDecorator):
@@ -17,7 +16,10 @@ class GUID(TypeDecorator):
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.UUID(as_uuid=True))
+            # Imported here: on PostgreSQL the dialect is loaded already; on SQLite never needed.
+            from sqlalchemy.dialects.postgresql import UUID
+
+            return dialect.type_descriptor(UUID(as_uuid=True))
         return dialect.type_descriptor(String(36))
 
     def process_bind_param(self, value, dialect):
@@ -41,7 +43,9 @@ class JSONType(TypeDecorator):
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.JSONB())
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
         return dialect.type_descriptor(JSON())
 
 

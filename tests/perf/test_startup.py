@@ -1,0 +1,109 @@
+"""`flask` commands import only what they use (issue 21): a command that serves no page loads no
+page or API module, no migration tool and no Excel/PDF library; `flask routes`, `flask db` and the
+writers still work when asked for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dashboard.exports.registry import WRITERS, get_writer
+from dashboard.process_role import flask_command, serves_routes
+
+pytestmark = pytest.mark.nodb  # its own SQLite files, never TEST_DATABASE_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+FLASK = str(Path(sys.executable).parent / "flask")
+# Loaded only by what needs them: pages and API, migrations, the Excel and PDF writers, the
+# PostgreSQL dialect on a SQLite database.
+NOT_AT_START = (
+    "dashboard.web.schedules",
+    "dashboard.api.openapi",
+    "alembic",
+    "flask_migrate",
+    "openpyxl",
+    "reportlab",
+    "xhtml2pdf",
+    "sqlalchemy.dialects.postgresql",
+)
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "FLASK_APP": "app",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'startup.sqlite3'}",
+        "INSTANCE_PATH": str(tmp_path),
+        "SCHEDULER_ENABLED": "0",
+    }
+    for name in ("APP_ENV", "TEST_DATABASE_URL"):
+        env.pop(name, None)
+    return env
+
+
+def _loaded_by(argv: list[str], env: dict[str, str]) -> list[str]:
+    """The NOT_AT_START modules loaded once app.py has run as `argv` would run it."""
+    script = (
+        "import sys, json\n"
+        f"sys.argv = {argv!r}\n"
+        "import app\n"
+        f"print(json.dumps([m for m in {NOT_AT_START!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_command_that_serves_nothing_loads_no_page_migration_or_writer_module(tmp_path):
+    assert _loaded_by(["flask", "exports", "run"], _env(tmp_path)) == []
+    assert _loaded_by(["/usr/bin/flask", "--app", "app", "users", "list"], _env(tmp_path)) == []
+
+
+def test_servers_and_route_commands_get_the_pages_and_the_api(tmp_path):
+    for argv in (["gunicorn"], ["flask", "run"], ["flask", "--app", "app", "routes"], ["flask", "shell"]):
+        assert "dashboard.web.schedules" in _loaded_by(argv, _env(tmp_path)), argv
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "routes"),
+    [
+        (["gunicorn"], None, True),
+        (["/x/pytest"], None, True),
+        (["flask"], "", False),
+        (["flask", "--app", "app", "run"], "run", True),
+        (["flask", "-A", "app", "routes"], "routes", True),
+        (["flask", "--app=app", "exports", "run"], "exports", False),
+        (["/venv/bin/flask", "-e", "x.env", "db", "upgrade"], "db", False),
+        (["/venv/lib/python3.11/site-packages/flask/__main__.py", "limiter", "limits"], "limiter", True),
+    ],
+)
+def test_what_the_process_was_started_for(argv, command, routes):
+    assert flask_command(argv) == command
+    assert serves_routes(argv) is routes
+
+
+def test_flask_db_and_flask_routes_still_work_from_the_command_line(tmp_path):
+    env = _env(tmp_path)
+    upgrade = subprocess.run([FLASK, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    current = subprocess.run([FLASK, "db", "current"], cwd=ROOT, env=env, capture_output=True, text=True)
+    heads = subprocess.run([FLASK, "db", "heads"], cwd=ROOT, env=env, capture_output=True, text=True)
+    head = heads.stdout.split()[0]
+    assert head in current.stdout and "(head)" in current.stdout
+    assert "plugin" not in upgrade.stderr  # Alembic's plugin announcements stay quiet
+    routes = subprocess.run([FLASK, "routes"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert routes.returncode == 0, routes.stderr[-2000:]
+    assert "/history" in routes.stdout and "/api/reports/automation/history/" in routes.stdout
+
+
+def test_each_writer_is_found_when_first_asked_for():
+    for fmt in WRITERS:
+        writer = get_writer(fmt)
+        assert writer.format == fmt and writer.extension
