@@ -3,14 +3,15 @@
 # one-off commands (migrations, users). See docs/deploy.md, "Containers".
 
 # --- the application
-# htmx (static/vendor/) and the PDF font (dashboard/exports/fonts/) are committed: no Node stage,
-# no font package (docs/dependencies.md).
+# htmx (static/vendor/) and the PDF font (dashboard/exports/fonts/) are committed: no Node stage.
+# The one font package is the PDF's CJK fallback, WenQuanYi Zen Hei (GPL-2 with the font embedding
+# exception: installed, not committed; dashboard/exports/fonts/README.md).
 FROM python:3.11-slim-bookworm
 ARG GIT_REVISION=""
 
 # tini reaps children and passes SIGTERM on, so gunicorn's graceful stop hands exports back.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
+    && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 fonts-wqy-zenhei=0.9.45-8 \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.exports.writers import pdf_writer
-from dashboard.exports.writers.pdf_writer import BUNDLED_FONT_DIR, FONT_FILES, PdfFontError, font_files
+from dashboard.exports.writers import pdf_fonts
+from dashboard.exports.writers.pdf_fonts import BUNDLED_FONT_DIR, FONT_FILES, PdfFontError, font_files
 
 pytestmark = pytest.mark.nodb
 
@@ -40,7 +40,7 @@ def test_search_order_setting_then_bundled_then_system(tmp_path):
 
 
 def test_no_font_anywhere_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(pdf_writer, "BUNDLED_FONT_DIR", tmp_path / "removed")
+    monkeypatch.setattr(pdf_fonts, "BUNDLED_FONT_DIR", tmp_path / "removed")
     with pytest.raises(PdfFontError, match=r"DejaVu Sans.*was not found in .*removed, .*nowhere"):
         font_files("", system_dir=tmp_path / "nowhere")
 
@@ -50,16 +50,16 @@ SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     from reportlab.pdfbase import pdfmetrics
-    from dashboard.exports.writers import pdf_writer
+    from dashboard.exports.writers import pdf_fonts, pdf_writer
     from tests.exports.test_pdf import sale, sales_meta, totals
 
     # Debian's folder "does not exist" in this process, and PDF_FONT_DIR names a missing folder.
-    pdf_writer.SYSTEM_FONT_DIR = Path(sys.argv[2])
-    font_files = pdf_writer.font_files
-    pdf_writer.font_files = lambda setting: font_files(setting, system_dir=pdf_writer.SYSTEM_FONT_DIR)
+    pdf_fonts.SYSTEM_FONT_DIR = Path(sys.argv[2])
+    font_files = pdf_fonts.font_files
+    pdf_fonts.font_files = lambda setting: font_files(setting, system_dir=pdf_fonts.SYSTEM_FONT_DIR)
     rows = [sale(0, "Ольга Петрова"), sale(1, "Αλέξανδρος Παπαδόπουλος")]
     pdf_writer.render_pdf(Path(sys.argv[1]), sales_meta(2, name="Łódź Café"), iter(rows), totals(2), row_count=2)
-    print(pdfmetrics.getFont(pdf_writer.FONT).face.filename)
+    print(pdfmetrics.getFont(pdf_fonts.FONT).face.filename)
     """
 )
 

@@ -127,7 +127,7 @@ def test_reportlab_internals_of_the_pdf_table():
     from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream
     from reportlab.pdfgen.canvas import Canvas
 
-    from dashboard.exports.writers.pdf_writer import FONT, _register_fonts
+    from dashboard.exports.writers.pdf_fonts import FONT, _register_fonts
 
     require("reportlab", hasattr(rl_config, "useA85"), "rl_config.useA85")
     _register_fonts()  # TTFont(..., asciiReadable=1)
