@@ -148,7 +148,7 @@ def rate_limit_key() -> str:
 
 
 def _validation_error(error: ValidationError):
-    return field_errors(error.errors)
+    return field_errors(error.errors, error.status)
 
 
 def _not_possible(error: NotPossible):

@@ -11,6 +11,8 @@ NON_FIELD = "non_field_errors"
 
 
 class ValidationError(Exception):
+    status = 400  # what the API answers
+
     def __init__(self, errors: dict[str, list[str]] | str):
         if isinstance(errors, str):
             errors = {NON_FIELD: [errors]}
@@ -19,6 +21,14 @@ class ValidationError(Exception):
 
     def summary(self) -> str:
         return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in self.errors.items())
+
+
+class StateConflict(ValidationError):
+    """Input that is well formed on its own but conflicts with what is stored (the schedule's other
+    fields, the business's allowed recipient domains): the API answers 409 with the same
+    `{"errors": ...}` body, and the pages show the messages as for any other error."""
+
+    status = 409
 
 
 class ErrorCollector:

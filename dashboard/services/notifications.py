@@ -12,7 +12,7 @@ from dashboard.models.automation import ExportNotificationSettings
 from dashboard.models.pos import Business, User
 from dashboard.services.addresses import msg_outside_domains, outside_domains
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import ValidationError
+from dashboard.services.errors import StateConflict
 from dashboard.services.presenters import iso_utc
 from dashboard.services.validation import NOTIFICATION_FIELDS, validate_notification_settings
 
@@ -82,7 +82,7 @@ def allowed_domains(business_id) -> list[str]:
 def check_allowed_recipients(
     business_id, lists: dict[str, list[str] | None], domains: list[str] | None = None
 ) -> None:
-    """Raise a ValidationError (field -> one message per address, at most ten) when an address of
+    """Raise a StateConflict (field -> one message per address, at most ten) when an address of
     `lists` is outside the business's allowed domains. Called when a schedule, a one-off export, a
     trigger override or the default recipients are saved; the outbox checks again when sending."""
     domains = allowed_domains(business_id) if domains is None else domains
@@ -96,7 +96,7 @@ def check_allowed_recipients(
             if len(outside) > 10:
                 errors[field].append(f"... and {len(outside) - 10} more addresses outside those domains.")
     if errors:
-        raise ValidationError(errors)
+        raise StateConflict(errors)
 
 
 def update_settings(business: Business, user: User | None, data: object) -> ExportNotificationSettings:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.services import validation
+from dashboard.services import cleaners as validation
 from tests.web.web_helpers import HX, form_data
 
 MANY = 40_000
