@@ -80,6 +80,10 @@ class ExportSchedule(db.Model):
     filters: Mapped[dict] = mapped_column(JSONType(), default=dict)
     skip_if_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Destinations besides e-mail (dashboard/destinations/): [{"id", "kind", ...fields}], secrets
+    # stored as Fernet tokens; and the password protecting the files ("" = none), encrypted too.
+    destinations: Mapped[list] = mapped_column(JSONType(), default=list)
+    file_password: Mapped[str] = mapped_column(Text, default="")
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -15,3 +15,6 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(cli_pos.pos_cli)
     app.cli.add_command(cli_business.business_cli)
+    from dashboard.ops.cli_destinations import destinations_cli
+
+    app.cli.add_command(destinations_cli)  # issue 19

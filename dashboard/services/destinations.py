@@ -1,0 +1,289 @@
+"""A schedule's destinations besides e-mail (contract section 6): validation of what a client
+sends, secrets encrypted and write-only, what the API and the form show, and "send a test".
+
+Stored form, in `ExportSchedule.destinations`: `[{"id", "kind", <the kind's fields>}]` where each
+secret field holds a Fernet token (dashboard/destinations/secrets.py). A client identifies an
+existing destination by its `id` (or, without one, by its position and kind) so that an update
+that leaves a secret out keeps the stored one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import uuid
+from typing import Any
+
+from flask import current_app
+
+from dashboard.destinations.channels import CHANNELS, Channel, SendContext, get_channel
+from dashboard.destinations.content import DeliveryContent, FileLink
+from dashboard.destinations.errors import DestinationError, SecretUnreadable
+from dashboard.destinations.outbound import OutboundPolicy
+from dashboard.destinations.secrets import SecretBox, secret_box_for
+from dashboard.services.errors import ErrorCollector, ValidationError
+
+MAX_DESTINATIONS = 10
+KINDS: tuple[str, ...] = tuple(sorted(CHANNELS))
+# Keys a client may echo back from what the API showed it: ignored, never an unknown field.
+READ_ONLY_KEYS = ("target", "secrets_set")
+# Where a failed outbound check is shown (the field that names the far end).
+_CHECKED_FIELD = {"webhook": "url", "slack": "url", "teams": "url", "sftp": "host", "s3": "endpoint_url"}
+# Which fields, when changed, mean the far end must be checked (and an SFTP host key pinned) again.
+_ADDRESS_FIELDS = {
+    "webhook": ("url",),
+    "slack": ("url",),
+    "teams": ("url",),
+    "sftp": ("host", "port", "host_key_fingerprint"),
+    "s3": ("endpoint_url",),
+}
+
+
+def secret_box() -> SecretBox:
+    return secret_box_for(current_app.config)
+
+
+def outbound_policy() -> OutboundPolicy:
+    return OutboundPolicy.from_config(current_app.config)
+
+
+def _clean_value(spec, value: Any, field: str, errors: ErrorCollector) -> Any:
+    if spec.type is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.add(field, "Enter a whole number.")
+            return None
+        if spec.name == "port" and not 1 <= value <= 65535:
+            errors.add(field, "Enter a port from 1 to 65535.")
+            return None
+        return value
+    if not isinstance(value, str):
+        errors.add(field, "Enter text.")
+        return None
+    value = value if spec.name == "private_key" else value.strip()
+    if len(value) > spec.max_length:
+        errors.add(field, f"Use at most {spec.max_length} characters.")
+        return None
+    if "\x00" in value:
+        errors.add(field, "Remove the control characters.")
+        return None
+    return value
+
+
+def _previous_for(item: dict, index: int, kind: str, stored: list[dict]) -> dict | None:
+    if item.get("id"):
+        found = next((d for d in stored if d.get("id") == str(item["id"])), None)
+        return found if found is not None and found.get("kind") == kind else None
+    if index < len(stored) and stored[index].get("kind") == kind:
+        return stored[index]
+    return None
+
+
+def plain_config(destination: dict, box: SecretBox | None = None) -> dict[str, Any]:
+    """A stored destination with its secrets decrypted (for a channel to use; never shown)."""
+    box = box or secret_box()
+    channel = get_channel(destination["kind"])
+    config = dict(destination)
+    for name in channel.secret_fields():
+        if config.get(name):
+            config[name] = box.decrypt(config[name])
+    return config
+
+
+def validate_destinations(
+    raw: Any, stored: list[dict] | None = None, *, check: bool = True
+) -> list[dict[str, Any]]:
+    """What a client sent as `destinations` -> the list to store. Raises ValidationError with
+    `destinations.<index>.<field>` keys. `check`: resolve and check each new or re-addressed far
+    end now (outbound safety; the SFTP host key is pinned here)."""
+    stored = list(stored or [])
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ValidationError({"destinations": ["Give a list of destinations."]})
+    if len(raw) > MAX_DESTINATIONS:
+        raise ValidationError({"destinations": [f"Use at most {MAX_DESTINATIONS} destinations."]})
+    box = secret_box()
+    errors = ErrorCollector()
+    result: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        prefix = f"destinations.{index}"
+        if not isinstance(item, dict):
+            errors.add(prefix, "Each destination is an object with a kind.")
+            continue
+        kind = item.get("kind")
+        if kind not in CHANNELS:
+            errors.add(f"{prefix}.kind", f"Choose one of: {', '.join(KINDS)}.")
+            continue
+        channel = get_channel(kind)
+        known = {"id", "kind", *READ_ONLY_KEYS, *(spec.name for spec in channel.fields)}
+        for key in item:
+            if key not in known:
+                errors.add(f"{prefix}.{key}", "Unknown field.")
+        previous = _previous_for(item, index, kind, stored)
+        values: dict[str, Any] = {"id": previous["id"] if previous else str(uuid.uuid4()), "kind": kind}
+        for spec in channel.fields:
+            field = f"{prefix}.{spec.name}"
+            value = item.get(spec.name)
+            if value is None or value == "":
+                if spec.secret and previous and previous.get(spec.name):
+                    values[spec.name] = previous[spec.name]  # write-only: kept when left out
+                elif spec.name == "host_key_fingerprint" and previous:
+                    values[spec.name] = previous.get(spec.name) or ""
+                elif spec.required:
+                    errors.add(field, "This field is required.")
+                else:
+                    values[spec.name] = spec.default
+                continue
+            cleaned = _clean_value(spec, value, field, errors)
+            if cleaned is not None:
+                values[spec.name] = box.encrypt(cleaned) if spec.secret else cleaned
+        if kind == "sftp" and not values.get("password") and not values.get("private_key"):
+            errors.add(f"{prefix}.password", "Give a password or a private key.")
+        if errors:
+            continue
+        if check:
+            _check(channel, values, previous, box, prefix, errors)
+        result.append(values)
+    errors.raise_if_any()
+    return result
+
+
+def _check(
+    channel: Channel, values: dict, previous: dict | None, box: SecretBox, prefix: str, errors: ErrorCollector
+) -> None:
+    fields = _ADDRESS_FIELDS[channel.kind]
+    unchanged = previous is not None and all(previous.get(f) == values.get(f) for f in fields)
+    if channel.kind in ("slack", "teams") and previous is not None:
+        # The URL is stored encrypted (a fresh token each time): compare what it says.
+        unchanged = _plain(previous.get("url"), box) == _plain(values.get("url"), box)
+    if unchanged and (channel.kind != "sftp" or values.get("host_key_fingerprint")):
+        return
+    try:
+        found = channel.check(plain_config(values, box), outbound_policy())
+    except DestinationError as exc:
+        errors.add(f"{prefix}.{_CHECKED_FIELD[channel.kind]}", exc.message)
+        return
+    values.update(found)
+
+
+def _plain(token: str | None, box: SecretBox) -> str | None:
+    if not token:
+        return None
+    try:
+        return box.decrypt(token)
+    except SecretUnreadable:
+        return None
+
+
+def represent_destinations(stored: list[dict] | None) -> list[dict[str, Any]]:
+    """What the API and the form show: every field but the secrets, the target as history shows
+    it, and which secrets are set."""
+    shown = []
+    for destination in stored or []:
+        channel = get_channel(destination["kind"])
+        secrets = channel.secret_fields()
+        item = {"id": destination.get("id"), "kind": destination["kind"]}
+        for spec in channel.fields:
+            if spec.name not in secrets:
+                item[spec.name] = destination.get(spec.name, spec.default)
+        item["target"] = target_of(destination)
+        item["secrets_set"] = [name for name in secrets if destination.get(name)]
+        shown.append(item)
+    return shown
+
+
+def target_of(destination: dict) -> str:
+    channel = get_channel(destination["kind"])
+    if channel.kind in ("slack", "teams"):
+        # The label needs the host only; the URL itself stays encrypted.
+        try:
+            return channel.target({"url": secret_box().decrypt(destination.get("url") or "")})
+        except SecretUnreadable:
+            return channel.label
+    return channel.target(destination)
+
+
+def _test_content(schedule, business_name: str) -> DeliveryContent:
+    body = (
+        b"This is a test from Export Automation: the destination works. "
+        b"Real runs send the export's files here.\n"
+    )
+
+    def opener():
+        return contextlib.nullcontext(io.BytesIO(body))
+
+    test_file = FileLink("txt", "export-automation-test.txt", len(body), _base_url() + "/", opener)
+    return DeliveryContent(
+        run={"id": None, "schedule": str(schedule.id), "schedule_name": schedule.name, "status": "TEST"},
+        files=(test_file,),
+        business_name=business_name,
+        schedule_name=schedule.name,
+        title="Test delivery",
+        test=True,
+    )
+
+
+def _base_url() -> str:
+    from dashboard.base_url import external_base_url
+
+    return external_base_url()
+
+
+def send_test(schedule, destination_id: str) -> tuple[bool, str]:
+    """Deliver a test message to one saved destination now: (delivered, what to tell the user)."""
+    destination = next((d for d in schedule.destinations or [] if d.get("id") == destination_id), None)
+    if destination is None:
+        raise ValidationError({"destination": ["No such destination on this schedule (save it first)."]})
+    channel = get_channel(destination["kind"])
+    try:
+        config = plain_config(destination)
+        channel.deliver(
+            _test_content(schedule, schedule.business.name),
+            config,
+            SendContext(outbound_policy(), f"test-{uuid.uuid4()}:{destination_id}"),
+        )
+    except SecretUnreadable as exc:
+        return False, str(exc)
+    except DestinationError as exc:
+        return False, f"The test to {target_of(destination)} failed: {exc.message}"
+    return True, f"Test delivered to {target_of(destination)}."
+
+
+def rotate_secrets() -> tuple[int, int]:
+    """Re-encrypt every stored destination secret and file password with the first key of
+    DESTINATIONS_SECRET_KEYS: (schedules rewritten, secrets rewritten). A secret no key reads
+    stops the command before anything is written (docs/operations.md)."""
+    from sqlalchemy import select
+
+    from dashboard.extensions import db
+    from dashboard.models.automation import ExportSchedule
+
+    box = secret_box()
+    schedules = secrets = 0
+    try:
+        schedules, secrets = _rotate_all(box, db.session.scalars(select(ExportSchedule)))
+    except SecretUnreadable:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return schedules, secrets
+
+
+def _rotate_all(box: SecretBox, all_schedules) -> tuple[int, int]:
+    schedules = secrets = 0
+    for schedule in all_schedules:
+        rewritten = []
+        for destination in schedule.destinations or []:
+            destination = dict(destination)
+            for name in get_channel(destination["kind"]).secret_fields():
+                if destination.get(name):
+                    destination[name] = box.rotate(destination[name])
+                    secrets += 1
+            rewritten.append(destination)
+        password = box.rotate(schedule.file_password) if schedule.file_password else ""
+        secrets += 1 if password else 0
+        if rewritten or password:
+            schedule.destinations = rewritten
+            schedule.file_password = password
+            schedules += 1
+    return schedules, secrets
