@@ -21,3 +21,6 @@ def register(app: Flask) -> None:
     from dashboard.web.downloads import bp as downloads_bp
 
     app.register_blueprint(downloads_bp)
+    from dashboard.web.unsubscribe import bp as unsubscribe_bp
+
+    app.register_blueprint(unsubscribe_bp)  # issue 19: one-click unsubscribe, no sign-in
