@@ -129,3 +129,34 @@ def test_a_token_for_another_schedule_cannot_remove_from_this_one(app, client, s
     db.session.expire_all()
     assert db.session.get(ExportSchedule, foreign.id).recipients == []
     assert "Accountant@Example.com" in db.session.get(ExportSchedule, schedule.id).recipients
+
+
+def test_the_one_click_post_is_the_only_csrf_exempt_web_view_and_needs_a_valid_token(app_factory, factory):
+    """With CSRF on (as in production): the one-click POST works without a token, a forged token
+    changes nothing."""
+    csrf_app = app_factory(WTF_CSRF_ENABLED=True)
+    with csrf_app.app_context():
+        business = factory.business()
+        schedule = ExportSchedule(
+            business_id=business.id,
+            name="s",
+            export_type="SALES",
+            format="csv",
+            frequency="DAILY",
+            timezone="UTC",
+            recipients=["outside@example.com"],
+        )
+        db.session.add(schedule)
+        db.session.commit()
+        client = csrf_app.test_client()
+        assert (
+            client.post("/unsubscribe/forged.token", data={"List-Unsubscribe": "One-Click"}).status_code
+            == 404
+        )
+        response = client.post(
+            f"/unsubscribe/{make_token(schedule.id, 'outside@example.com')}",
+            data={"List-Unsubscribe": "One-Click"},
+        )
+        assert response.status_code == 200
+        db.session.expire_all()
+        assert db.session.get(ExportSchedule, schedule.id).recipients == []

@@ -47,8 +47,10 @@ SCHEDULE_ID = "schedule-id"  # takes the id of one of the business's schedules
 HISTORY_ID = "history-id"  # takes the id of one of the business's runs
 PRESET_ID = "preset-id"  # takes the id of one of the business's saved presets
 SIGNED_LINK = "signed-link"  # /d/<token>: no sign-in, the signed token is the credential
+# /unsubscribe/<token>: no sign-in; the token signs a schedule and one of its outside recipients
+UNSUBSCRIBE_LINK = "unsubscribe-link"
 OBJECT_ID = (SCHEDULE_ID, HISTORY_ID, PRESET_ID)
-ID_TAKING = (*OBJECT_ID, SIGNED_LINK)
+ID_TAKING = (*OBJECT_ID, SIGNED_LINK, UNSUBSCRIBE_LINK)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ ROUTES: dict[str, Route] = {
     # Signed links from e-mails
     "downloads.page": R(SIGNED_LINK, "GET"),
     "downloads.file": R(SIGNED_LINK, "GET"),
+    # One-click unsubscribe (issue 19): the signed token names the schedule and the address
+    "unsubscribe.page": R(UNSUBSCRIBE_LINK, "GET"),
+    "unsubscribe.remove": R(UNSUBSCRIBE_LINK, "POST", why="RFC 8058: mail clients POST without a CSRF token"),
     # The JSON API
     "api_schedules.list_schedules": R(SIGNED_IN, "GET"),
     "api_schedules.create_schedule": R(SIGNED_IN, "POST"),
@@ -361,7 +366,34 @@ def test_isolation_table(app, world, capsys):
                     )
                     unchanged(context)
 
-            if route.access not in (PUBLIC, SIGNED_LINK):
+            elif route.access == UNSUBSCRIBE_LINK:
+                # A's schedule and recipient signed with another key, and a random token.
+                recipient = a.schedule.recipients[0]
+                forged = make_unsubscribe_token_with_key(a.schedule, recipient, "not-the-secret-key")
+                random_token = make_unsubscribe_token_with_key(a.schedule, recipient, str(uuid.uuid4()))[::-1]
+                for caller in (
+                    Caller("anonymous link holder", plain, {}, False),
+                    Caller("other business owner (session)", b_owner, {}, False),
+                ):
+                    table.routes.add((rule.rule, method))
+                    table.cases[(route.access, caller.name)] += 1
+                    context = f"{method} {rule.rule} as {caller.name}"
+                    forged_answer = table.call(caller, method, _url(rule, forged), rule.endpoint)
+                    random_answer = table.call(caller, method, _url(rule, random_token), rule.endpoint)
+                    table.check(
+                        forged_answer.status_code == 404, f"{context}: forged -> {forged_answer.status_code}"
+                    )
+                    table.check(
+                        normalized(forged_answer, forged) == normalized(random_answer, random_token),
+                        f"{context}: a forged unsubscribe link answers unlike a random one",
+                    )
+                    table.check(
+                        a.schedule.name not in forged_answer.get_data(as_text=True),
+                        f"{context}: the forged link's page names the schedule",
+                    )
+                    unchanged(context)
+
+            if route.access not in (PUBLIC, SIGNED_LINK, UNSUBSCRIBE_LINK):
                 # Anonymous: the sign-in page or 401, for a real id exactly as for a random one.
                 caller = Caller("anonymous", plain, {}, kind == "api")
                 table.routes.add((rule.rule, method))
@@ -423,6 +455,15 @@ def make_download_token_with_key(app, run, key: str) -> str:
     return URLSafeTimedSerializer(key, salt=SALT).dumps({"h": str(run.id), "b": str(run.business_id)})
 
 
+def make_unsubscribe_token_with_key(schedule, address: str, key: str) -> str:
+    """An unsubscribe token for (`schedule`, `address`) signed with `key`, not the app's SECRET_KEY."""
+    from itsdangerous import URLSafeSerializer
+
+    from dashboard.services.unsubscribe import SALT
+
+    return URLSafeSerializer(key, salt=SALT).dumps({"s": str(schedule.id), "e": address.lower()})
+
+
 def _controls(app, world, table: Table) -> None:
     """The object's own business reaches every id route (so the refusals above are refusals)."""
     from dashboard.automation.links import make_download_token
@@ -455,6 +496,12 @@ def _controls(app, world, table: Table) -> None:
     for rule in _rules(app):
         if ROUTES[rule.endpoint].access == SIGNED_LINK:
             url = _url(rule, make_download_token(a.run))
+            response = app.test_client().get(url)
+            table.check(response.status_code == 200, f"control: GET {url} -> {response.status_code}")
+        if ROUTES[rule.endpoint].access == UNSUBSCRIBE_LINK:
+            from dashboard.services.unsubscribe import make_token
+
+            url = _url(rule, make_token(a.schedule.id, a.schedule.recipients[0]))
             response = app.test_client().get(url)
             table.check(response.status_code == 200, f"control: GET {url} -> {response.status_code}")
 
