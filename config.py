@@ -113,10 +113,8 @@ class Config:
     DESTINATIONS_ALLOW_PRIVATE = _bool("DESTINATIONS_ALLOW_PRIVATE", False)
     # Seconds a destination may take to connect, and to answer each read.
     DESTINATIONS_TIMEOUT_SECONDS = float(os.environ.get("DESTINATIONS_TIMEOUT_SECONDS", 10))
-    # Destination outbox retries (dashboard/services/destination_outbox.py): base x 2^(n-1), capped;
-    # given up after DESTINATIONS_MAX_ATTEMPTS attempts (6: about an hour of trying at the defaults).
-    DESTINATIONS_RETRY_BASE_SECONDS = float(os.environ.get("DESTINATIONS_RETRY_BASE_SECONDS", 60))
-    DESTINATIONS_RETRY_MAX_SECONDS = float(os.environ.get("DESTINATIONS_RETRY_MAX_SECONDS", 3600))
+    # Attempts before a destination's delivery is given up; retries wait as mail's do
+    # (MAIL_RETRY_BASE_SECONDS x 2^(n-1), capped at MAIL_RETRY_MAX_SECONDS).
     DESTINATIONS_MAX_ATTEMPTS = _int("DESTINATIONS_MAX_ATTEMPTS", 6)
 
     # Automation

@@ -170,6 +170,18 @@ EMAIL_DELIVERY = {
     },
 }
 
+DESTINATION_DELIVERY = {
+    "type": "object",
+    "required": ["kind", "target", "delivered", "error", "attempts"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["webhook", "slack", "teams", "sftp", "s3"]},
+        "target": {"type": "string", "description": "Where it went, without secrets."},
+        "delivered": {"type": "boolean"},
+        "error": {"type": ["string", "null"], "description": "null once delivered."},
+        "attempts": {"type": "integer", "minimum": 0},
+    },
+}
+
 _HISTORY_PROPERTIES: dict[str, Any] = {
     "id": _UUID,
     "schedule": _NULLABLE_UUID,
@@ -217,6 +229,11 @@ _HISTORY_PROPERTIES: dict[str, Any] = {
     "email_recipients": {"type": "array", "items": {"type": "string"}},
     "email_sent_at": _NULLABLE_DATETIME,
     "email_delivery": {"type": "array", "items": _ref("EmailDelivery")},
+    "destination_delivery": {
+        "type": "array",
+        "items": _ref("DestinationDelivery"),
+        "description": "Each of the schedule's destinations besides e-mail, in order (contract section 6).",
+    },
     "error_message": {"type": "string"},
     "created_at": _DATETIME,
     "download_url": {
@@ -427,6 +444,7 @@ SCHEMAS = {
     "OneOffExportRequest": ONE_OFF_REQUEST,
     "Filters": FILTERS_SCHEMA,
     "EmailDelivery": EMAIL_DELIVERY,
+    "DestinationDelivery": DESTINATION_DELIVERY,
     "History": HISTORY,
     "HistoryDetail": HISTORY_DETAIL,
     "Statistics": STATISTICS,

@@ -50,7 +50,10 @@ from dashboard.models.types import utcnow
 log = logging.getLogger(__name__)
 
 # Modules that define channels (each registers its classes on import).
-CHANNEL_MODULES: list[str] = ["dashboard.delivery.email_channel"]
+CHANNEL_MODULES: list[str] = [
+    "dashboard.delivery.email_channel",
+    "dashboard.destinations.outbox",  # webhook, slack, teams, sftp, s3 (issue 19)
+]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from dashboard.models.types import utcnow
 from dashboard.ops import metrics
 from dashboard.services.addresses import domain_allowed, needs_smtputf8
 from dashboard.services.notifications import allowed_domains, get_settings
+from dashboard.services.unsubscribe import personalize_export_mail
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +62,25 @@ def build_message(row: MailMessage, file_cache: dict | None = None) -> Message:
     payload = row.payload or {}
     sender = mailer.format_address(payload.get("from_name"), mailer.sender_address())
     reply_to = mailer.clean_header(payload.get("reply_to"), 254) or None
+    text, html = payload.get("text") or "", payload.get("html") or None
+    unsubscribe: dict[str, str] = {}
+    if row.kind == KIND_EXPORT:
+        # Outside recipients: one-click unsubscribe headers (RFC 8058) and a footer link (issue 19).
+        unsubscribe, text, html = personalize_export_mail(
+            row.history_id, row.business_id, row.recipient, text, html
+        )
     message = mailer.OutgoingMessage(
         subject=mailer.clean_header(payload.get("subject"), 255),
         recipients=[mailer.clean_header(row.recipient, 254)],
-        body=payload.get("text") or "",
-        html=payload.get("html") or None,
+        body=text,
+        html=html,
         sender=sender,
         reply_to=reply_to,
         extra_headers={
             # RFC 3834: automatic mail; keeps out-of-office replies from answering it.
             "Auto-Submitted": "auto-generated",
             "X-Auto-Response-Suppress": "All",
+            **unsubscribe,
         },
     )
     message.msgId = row.message_id
@@ -258,9 +267,12 @@ def _content_key(payload: dict) -> str:
 def _render_bytes(message: Message, row: MailMessage, rendered: dict) -> bytes:
     """The message's bytes, reusing the previous row's rendering when only the recipient and the
     Message-ID differ (the mails of one run to several people)."""
-    key = _content_key(row.payload or {})
+    # A mail personalised for its recipient (the unsubscribe link of an outside recipient) is
+    # never reused for another one.
+    personal = "List-Unsubscribe" in (message.extra_headers or {})
+    key = None if personal else _content_key(row.payload or {})
     recipient = str(message.recipients[0])
-    if rendered.get("key") == key:
+    if key is not None and rendered.get("key") == key:
         data = mailer.with_recipient(
             rendered["data"], (rendered["to"], rendered["id"]), (recipient, message.msgId)
         )

@@ -6,7 +6,6 @@ from dashboard.models.automation import (
     ExportSchedule,
     MailMessage,
 )
-from dashboard.models.destinations import DestinationDelivery
 from dashboard.models.history_counts import ExportHistoryCount
 from dashboard.models.pos import (
     ApiToken,
@@ -28,7 +27,6 @@ __all__ = [
     "Business",
     "CreditTransaction",
     "Customer",
-    "DestinationDelivery",
     "ExportHistory",
     "ExportHistoryCount",
     "ExportNotificationSettings",

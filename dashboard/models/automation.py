@@ -185,6 +185,8 @@ class ExportHistory(db.Model):
     email_recipients: Mapped[list] = mapped_column(JSONType(), default=list)
     email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     email_delivery: Mapped[list] = mapped_column(JSONType(), default=list)
+    # Each destination's result (contract section 6), written by dashboard/destinations/outbox.py.
+    destination_delivery: Mapped[list] = mapped_column(JSONType(), default=list)
     error_message: Mapped[str] = mapped_column(Text, default="")
     error_traceback: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

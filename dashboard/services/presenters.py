@@ -306,6 +306,7 @@ def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, A
         "email_recipients": list(history.email_recipients or []),
         "email_sent_at": iso_utc(history.email_sent_at),
         "email_delivery": list(history.email_delivery or []),
+        "destination_delivery": list(getattr(history, "destination_delivery", None) or []),
         "error_message": history.error_message,
         "attempt": history.attempt or 1,
         "retry_of": str(history.retry_of_id) if history.retry_of_id else None,

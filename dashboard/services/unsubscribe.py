@@ -115,3 +115,33 @@ def unsubscribe(token: str, *, via: str, ip_address: str | None = None) -> Unsub
 
     tell_owners(schedule, found.address)
     return found
+
+
+def personalize_export_mail(
+    history_id: uuid.UUID | None, business_id: uuid.UUID, recipient: str, text: str, html: str | None
+) -> tuple[dict[str, str], str, str | None]:
+    """For one export mail to one recipient: the RFC 8058 headers and the footer link, when the
+    recipient is not a member (members manage schedules in the dashboard). Returns
+    (extra headers, text, html); unchanged text and html for members and mails of no schedule."""
+    from dashboard.models.automation import ExportHistory
+
+    schedule_id = (
+        db.session.scalar(select(ExportHistory.schedule_id).where(ExportHistory.id == history_id))
+        if history_id is not None
+        else None
+    )
+    headers = unsubscribe_headers(schedule_id, business_id, recipient)
+    if not headers:
+        return {}, text, html
+    url = headers["List-Unsubscribe"][1:-1]
+    text = f"{text.rstrip()}\n\nStop receiving this export: {url}\n"
+    if html:
+        from markupsafe import escape
+
+        link = (
+            '<p style="margin:16px 0 0;font-size:12px;color:#6b7280;text-align:center;">'
+            f'Don\'t want these exports? <a href="{escape(url)}" style="color:#6b7280;">Unsubscribe</a></p>'
+        )
+        at = html.lower().rfind("</body>")
+        html = html[:at] + link + html[at:] if at >= 0 else html + link
+    return headers, text, html

@@ -35,8 +35,12 @@ def _sent_since(business_id, since) -> bool:
 def tell_owners(schedule: ExportSchedule, address: str) -> int:
     """Queue and send the notice to the business's active owners; how many were queued. Never
     raises: the address is already removed and audited, which is what the recipient asked for."""
-    from dashboard.automation import delivery
-    from dashboard.automation.quota import owner_addresses
+    from dashboard.delivery import outbox
+    from dashboard.delivery.email_sending import send_rows
+    from dashboard.delivery.mailer import clean_header
+    from dashboard.delivery.quota import owner_addresses
+    from dashboard.delivery.render import MailContent, base_context, from_name, render_template
+    from dashboard.services.notifications import get_settings
 
     try:
         now = utcnow()
@@ -46,23 +50,19 @@ def tell_owners(schedule: ExportSchedule, address: str) -> int:
         if not owners:
             return 0
         business = schedule.business
-        settings = delivery.notification_settings(business)
-        context = {
-            **delivery._base_context(business, settings),
-            "address": address,
-            "schedule_name": schedule.name,
-        }
-        text, html = delivery._render("unsubscribed", **context)
-        content = delivery.MailContent(
-            subject=delivery.mailer.clean_header(f"{address} unsubscribed from {schedule.name}", 255),
+        settings = get_settings(business)
+        context = {**base_context(business, settings), "address": address, "schedule_name": schedule.name}
+        text, html = render_template("unsubscribed", **context)
+        content = MailContent(
+            subject=clean_header(f"{address} unsubscribed from {schedule.name}", 255),
             text=text,
             html=html,
-            from_name=delivery._from_name(business, settings),
+            from_name=from_name(business, settings),
             reply_to=settings.reply_to_email or "",
         )
         bucket = int(now.timestamp() // WINDOW.total_seconds())
         key = (KIND_UNSUBSCRIBE, schedule.business_id, bucket)
-        queued = delivery.enqueue(
+        queued = outbox.enqueue(
             business_id=schedule.business_id,
             history_id=None,
             kind=KIND_UNSUBSCRIBE,
@@ -79,7 +79,7 @@ def tell_owners(schedule: ExportSchedule, address: str) -> int:
                     select(MailMessage.id).where(MailMessage.dedupe_key.startswith(prefix, autoescape=True))
                 )
             )
-            delivery.send_rows(ids, now)
+            send_rows(ids, now)
         return queued
     except Exception:
         log.exception("Could not tell the owners that %s unsubscribed", address)

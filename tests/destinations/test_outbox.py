@@ -1,24 +1,24 @@
-"""The destination outbox on a real database with a real receiver: retries with backoff, exactly
-one delivery once a 2xx came back, secrets kept encrypted, results as the run shows them."""
+"""End to end: a real export run delivered through the outbox to real servers on loopback (an HTTP
+receiver checking the signature, asyncssh's SFTP server, moto's S3 server); retries with backoff,
+exactly one delivery once a 2xx came back, `destination_delivery` on the run and in the API."""
 
 from __future__ import annotations
 
-import io
 import json
-import os
 from datetime import timedelta
 
+import boto3
 import pytest
 
+from dashboard.automation.runner import ScheduledExportRunner
 from dashboard.automation.storage import get_storage
+from dashboard.delivery.dispatch import process_outbox
 from dashboard.extensions import db
-from dashboard.models import DestinationDelivery
-from dashboard.models.automation import STATUS_COMPLETED, ExportHistory, ExportSchedule
+from dashboard.models.automation import ExportHistory, ExportSchedule, MailMessage
 from dashboard.models.types import utcnow
-from dashboard.services import destination_outbox as outbox
 from dashboard.services.destinations import validate_destinations
 
-from .servers import start_receiver
+from .servers import SftpServer, free_port, start_receiver
 from .test_webhook import SECRET, receiver_verifies
 
 
@@ -27,40 +27,15 @@ def app(app_factory):
     application = app_factory(
         DESTINATIONS_ALLOW_PRIVATE=True,
         DESTINATIONS_TIMEOUT_SECONDS=0.5,
-        DESTINATIONS_RETRY_BASE_SECONDS=60,
         DESTINATIONS_MAX_ATTEMPTS=3,
+        MAIL_RETRY_BASE_SECONDS=60,
     )
     with application.app_context():
         yield application
 
 
-def finished_run(business, schedule, content: bytes) -> ExportHistory:
-    now = utcnow()
-    history = ExportHistory(
-        business_id=business.id,
-        schedule_id=schedule.id,
-        schedule_name=schedule.name,
-        export_type="SALES",
-        format="csv",
-        trigger="SCHEDULED",
-        status=STATUS_COMPLETED,
-        started_at=now - timedelta(seconds=3),
-        completed_at=now,
-        record_count=7,
-        filters_applied={"start_date": "2026-11-01", "end_date": "2026-11-30"},
-    )
-    db.session.add(history)
-    db.session.flush()
-    history.file_path = get_storage().save_export_file(
-        io.BytesIO(content), "sales_2026-11.csv", business.id, history.id, created_at=now
-    )
-    history.file_name, history.file_size = "sales_2026-11.csv", len(content)
-    db.session.commit()
-    return history
-
-
-def schedule_with(business, destinations) -> ExportSchedule:
-    schedule = ExportSchedule(
+def schedule_with(business, destinations, **fields) -> ExportSchedule:
+    values = dict(
         business_id=business.id,
         name="Monthly sales",
         export_type="SALES",
@@ -69,11 +44,30 @@ def schedule_with(business, destinations) -> ExportSchedule:
         day_of_month=1,
         timezone="UTC",
         recipients=[],
+        filters={"date_range": "previous_month"},
         destinations=validate_destinations(destinations),
     )
+    values.update(fields)
+    schedule = ExportSchedule(**values)
     db.session.add(schedule)
     db.session.commit()
     return schedule
+
+
+def run(schedule) -> ExportHistory:
+    history = ScheduledExportRunner().execute_schedule(schedule)
+    assert history.status == "COMPLETED", history.error_message
+    return history
+
+
+def stored_bytes(history) -> bytes:
+    with get_storage().open(history.file_path) as stored:
+        return stored.read()
+
+
+def fresh(history) -> ExportHistory:
+    db.session.expire_all()
+    return db.session.get(ExportHistory, history.id)
 
 
 def test_a_receiver_that_times_out_once_then_answers_200_gets_exactly_one_recorded_delivery(app, factory):
@@ -82,33 +76,32 @@ def test_a_receiver_that_times_out_once_then_answers_200_gets_exactly_one_record
         business = factory.business("Corner Café")
         schedule = schedule_with(business, [{"kind": "webhook", "url": receiver.url, "secret": SECRET}])
         assert SECRET not in json.dumps(schedule.destinations)  # stored encrypted
-        history = finished_run(business, schedule, b"Receipt,Total\r\nR1,9.99\r\n")
+        history = run(schedule)  # attempt 1 right after the run: the receiver does not answer in time
 
-        outbox.deliver_run(history.id)  # attempt 1: the receiver does not answer in time
-        (row,) = db.session.query(DestinationDelivery).all()
-        assert (row.status, row.attempts) == ("pending", 1)
-        assert "did not answer" in row.last_error
-        assert outbox.deliver_due() == {}  # not due before the backoff
-        later = utcnow() + timedelta(seconds=61)
-        assert outbox.deliver_due(later) == {"delivered": 1}  # attempt 2: 200
-        for step in (2, 4, 8):  # and never again, however often the outbox runs
-            assert outbox.deliver_due(utcnow() + timedelta(hours=step)) == {}
-        assert outbox.enqueue_run_destinations(db.session.get(ExportHistory, history.id)) == 0
+        (result,) = fresh(history).destination_delivery
+        assert (result["delivered"], result["attempts"]) == (False, 1)
+        assert "did not answer within 0.5 s" in result["error"] and "Trying again" in result["error"]
+        assert process_outbox()["sent"] == 0  # not due before the backoff
+        assert process_outbox(utcnow() + timedelta(seconds=70))["sent"] == 1  # attempt 2: 200
+        for hours in (2, 5, 24, 47):  # and never again, however often the outbox runs
+            assert process_outbox(utcnow() + timedelta(hours=hours))["sent"] == 0
 
-        assert outbox.destination_delivery(history.id) == [
+        assert fresh(history).destination_delivery == [
             {"kind": "webhook", "target": receiver.url, "delivered": True, "error": None, "attempts": 2}
         ]
+        assert db.session.query(MailMessage).filter_by(channel="webhook").count() == 1
         # The receiver saw two requests, both signed, with one idempotency key: one delivery to it.
         assert len(receiver.received) == 2
-        keys = {r.headers["Idempotency-Key"] for r in receiver.received}
-        assert keys == {f"{history.id}:0"}
+        assert {r.headers["Idempotency-Key"] for r in receiver.received} == {f"{history.id}:0"}
         now = int(utcnow().timestamp())
         assert all(receiver_verifies(r, SECRET, now) for r in receiver.received)
         document = json.loads(receiver.received[1].body)
+        assert document["event"] == "export.completed"
         assert document["run"]["id"] == str(history.id)
-        (file_entry,) = document["files"]
-        assert file_entry["file_name"] == "sales_2026-11.csv"
-        assert file_entry["download_url"].startswith("http://localhost/d/")
+        assert document["run"]["record_count"] == history.record_count
+        (entry,) = document["files"]
+        assert entry["file_name"] == history.file_name and entry["file_size"] == history.file_size
+        assert entry["download_url"].startswith("http://localhost/d/")
     finally:
         stop()
 
@@ -117,14 +110,13 @@ def test_a_permanent_failure_is_recorded_once_and_not_retried(app, factory):
     receiver, stop = start_receiver(script=[404])
     try:
         business = factory.business()
-        schedule = schedule_with(business, [{"kind": "slack", "url": receiver.url}])
-        history = finished_run(business, schedule, b"x")
-        outbox.deliver_run(history.id)
-        assert outbox.deliver_due(utcnow() + timedelta(days=1)) == {}
-        (result,) = outbox.destination_delivery(history.id)
-        assert result["delivered"] is False and result["attempts"] == 1
+        history = run(schedule_with(business, [{"kind": "slack", "url": receiver.url}]))
+        process_outbox(utcnow() + timedelta(days=1))
+        (result,) = fresh(history).destination_delivery
+        assert (result["delivered"], result["attempts"]) == (False, 1)
         assert "answered 404" in result["error"]
         assert result["target"] == "Slack (127.0.0.1)"
+        assert len(receiver.received) == 1
     finally:
         stop()
 
@@ -132,27 +124,37 @@ def test_a_permanent_failure_is_recorded_once_and_not_retried(app, factory):
 def test_retries_stop_after_the_last_attempt(app, factory):
     receiver, stop = start_receiver(script=[503, 503, 503, 200])
     try:
-        business = factory.business()
-        schedule = schedule_with(business, [{"kind": "teams", "url": receiver.url}])
-        history = finished_run(business, schedule, b"x")
-        outbox.deliver_run(history.id)
-        outbox.deliver_due(utcnow() + timedelta(minutes=2))
-        outbox.deliver_due(utcnow() + timedelta(minutes=10))
-        assert outbox.deliver_due(utcnow() + timedelta(hours=5)) == {}
-        (result,) = outbox.destination_delivery(history.id)
+        history = run(schedule_with(factory.business(), [{"kind": "teams", "url": receiver.url}]))
+        process_outbox(utcnow() + timedelta(minutes=2))
+        process_outbox(utcnow() + timedelta(minutes=10))
+        process_outbox(utcnow() + timedelta(hours=5))
+        (result,) = fresh(history).destination_delivery
         assert (result["delivered"], result["attempts"]) == (False, 3)
+        assert result["error"].startswith("Gave up after 3 attempts")
         assert len(receiver.received) == 3
     finally:
         stop()
 
 
-def test_files_reach_sftp_byte_identical_to_the_stored_file(app, factory, tmp_path):
-    from .servers import SftpServer
+def test_sftp_and_the_bucket_hold_files_byte_identical_to_the_history(app, factory, tmp_path):
+    from moto.server import ThreadedMotoServer
 
     root = tmp_path / "sftp"
     root.mkdir()
-    server = SftpServer(root, "acct", password="pw").start()
+    sftp = SftpServer(root, "acct", password="pw").start()
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{port}"
     try:
+        s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="AKID",
+            aws_secret_access_key="secret-key",
+        )
+        s3.create_bucket(Bucket="customer")
         business = factory.business()
         schedule = schedule_with(
             business,
@@ -160,19 +162,67 @@ def test_files_reach_sftp_byte_identical_to_the_stored_file(app, factory, tmp_pa
                 {
                     "kind": "sftp",
                     "host": "127.0.0.1",
-                    "port": server.port,
+                    "port": sftp.port,
                     "username": "acct",
                     "password": "pw",
-                    "path": "drop",
-                }
+                    "path": "drop/sales",
+                },
+                {
+                    "kind": "s3",
+                    "bucket": "customer",
+                    "prefix": "pos",
+                    "region": "us-east-1",
+                    "endpoint_url": endpoint,
+                    "access_key_id": "AKID",
+                    "secret_access_key": "secret-key",
+                },
             ],
+            format="excel",
         )
-        assert schedule.destinations[0]["host_key_fingerprint"] == server.fingerprint
-        content = os.urandom(40_000)
-        history = finished_run(business, schedule, content)
-        outbox.deliver_run(history.id)
-        with get_storage().open(history.file_path) as stored:
-            assert (root / "drop" / "sales_2026-11.csv").read_bytes() == stored.read() == content
-        assert outbox.destination_delivery(history.id)[0]["delivered"] is True
+        history = run(schedule)
+        expected = stored_bytes(history)
+        assert len(expected) > 1000
+        assert (root / "drop" / "sales" / history.file_name).read_bytes() == expected
+        assert s3.get_object(Bucket="customer", Key=f"pos/{history.file_name}")["Body"].read() == expected
+        results = fresh(history).destination_delivery
+        assert [(r["kind"], r["delivered"], r["attempts"]) for r in results] == [
+            ("sftp", True, 1),
+            ("s3", True, 1),
+        ]
+        assert results[0]["target"] == f"sftp://acct@127.0.0.1:{sftp.port}/drop/sales"
+        assert results[1]["target"] == "s3://customer/pos/"
     finally:
-        server.stop()
+        sftp.stop()
+        moto.stop()
+
+
+def test_the_api_shows_destination_delivery_beside_email_delivery(app, factory, client, api_token):
+    receiver, stop = start_receiver()
+    try:
+        business = factory.business()
+        owner = factory.user(business)
+        history = run(schedule_with(business, [{"kind": "webhook", "url": receiver.url, "secret": SECRET}]))
+        body = client.get(
+            f"/api/reports/automation/history/{history.id}/", headers=api_token(owner, business)
+        ).get_json()
+        assert body["destination_delivery"] == [
+            {"kind": "webhook", "target": receiver.url, "delivered": True, "error": None, "attempts": 1}
+        ]
+        assert "email_delivery" in body
+        listed = client.get("/api/reports/automation/history/", headers=api_token(owner, business)).get_json()
+        assert listed["results"][0]["destination_delivery"][0]["delivered"] is True
+    finally:
+        stop()
+
+
+def test_a_failed_run_sends_nothing_to_destinations(app, factory):
+    receiver, stop = start_receiver()
+    try:
+        schedule = schedule_with(
+            factory.business(), [{"kind": "slack", "url": receiver.url}], filters={"start_date": "not-a-date"}
+        )
+        history = ScheduledExportRunner().execute_schedule(schedule)
+        assert history.status == "FAILED"
+        assert receiver.received == [] and fresh(history).destination_delivery == []
+    finally:
+        stop()

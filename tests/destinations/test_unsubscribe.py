@@ -160,3 +160,38 @@ def test_the_one_click_post_is_the_only_csrf_exempt_web_view_and_needs_a_valid_t
         assert response.status_code == 200
         db.session.expire_all()
         assert db.session.get(ExportSchedule, schedule.id).recipients == []
+
+
+def test_export_mails_to_outsiders_carry_rfc8058_headers_and_a_footer_link_members_do_not(
+    app, client, shop, smtp
+):
+    """A real run mailed through aiosmtpd; the headers read back with Python's e-mail parser, and
+    the link they carry, POSTed as a mail client does, removes the address."""
+    from email import message_from_bytes, policy
+
+    from dashboard.automation.runner import ScheduledExportRunner
+
+    _business, schedule, _owner, manager = shop
+    schedule.filters = {"date_range": "previous_month"}
+    db.session.commit()
+    history = ScheduledExportRunner().execute_schedule(schedule)
+    assert history.status == "EMAILED", history.error_message
+
+    (outside,) = smtp.handler.to("accountant@example.com")
+    parsed = message_from_bytes(outside.data, policy=policy.default)
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = parsed["List-Unsubscribe"]
+    assert link.startswith("<http://localhost/unsubscribe/") and link.endswith(">")
+    url = link[1:-1]
+    assert url in parsed.get_body(("plain",)).get_content()
+    assert url in parsed.get_body(("html",)).get_content()
+
+    (member,) = smtp.handler.to(manager.email)
+    member_mail = message_from_bytes(member.data, policy=policy.default)
+    assert member_mail["List-Unsubscribe"] is None and member_mail["List-Unsubscribe-Post"] is None
+    assert "/unsubscribe/" not in member_mail.get_body(("plain",)).get_content()
+
+    path = url.removeprefix("http://localhost")
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    db.session.expire_all()
+    assert "Accountant@Example.com" not in db.session.get(ExportSchedule, schedule.id).recipients
