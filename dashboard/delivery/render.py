@@ -24,6 +24,7 @@ from dashboard.delivery.display import (
     size_display,
 )
 from dashboard.delivery.policy import attachment_limit_bytes, encoded_size
+from dashboard.exports.periods import period_label
 from dashboard.models.automation import ExportHistory, ExportNotificationSettings
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
@@ -119,8 +120,14 @@ def _file_context(history: ExportHistory) -> dict:
 
 
 def _default_subject(history: ExportHistory, labels: dict) -> str:
-    when = local_date(history.completed_at or history.created_at, history.business)
-    return f"{labels['type_label']} export ({labels['format_label']}) — {history.business.name} — {when}"
+    # The data's period (CONTRACT section 6), else the run's date; the schedule's name first.
+    when = period_label(history.filters_applied) or local_date(
+        history.completed_at or history.created_at, history.business
+    )
+    named = f"{labels['schedule_name']} — " if labels.get("schedule_name") else ""
+    return (
+        f"{named}{labels['type_label']} export ({labels['format_label']}) — {history.business.name} — {when}"
+    )
 
 
 def render_export_mail(history: ExportHistory, settings: ExportNotificationSettings) -> MailContent:

@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 from dashboard.exports.columns import build_row_converter
 from dashboard.exports.datasets import BATCH_SIZE
 from dashboard.exports.filters import describe_filters, local_today, resolve_filters, validate_export_request
+from dashboard.exports.periods import file_name as period_file_name
 from dashboard.exports.registry import get_dataset, get_writer
 from dashboard.exports.writers import ExportMeta
 from dashboard.extensions import db
@@ -36,7 +37,7 @@ DEFAULT_PDF_MAX_ROWS = 50_000
 @dataclass
 class ExportResult:
     path: Path  # the finished temporary file; the caller moves it to storage
-    file_name: str  # "sales_export_2024-03-15.xlsx"
+    file_name: str  # "sales_2024-03-15.xlsx": the data's period (dashboard/exports/periods.py)
     content_type: str
     size: int  # bytes
     record_count: int  # rows written
@@ -45,10 +46,11 @@ class ExportResult:
     filters_applied: dict  # resolved filters: a date_range with its start_date and end_date
 
 
-def build_file_name(export_type: str, fmt: str, on: date) -> str:
-    """ "sales_export_2024-03-15.xlsx"; AUDIT_LOGS -> "audit_logs_export_...", csv/pdf likewise."""
-    stem = get_dataset(export_type).file_stem
-    return f"{stem}_export_{on.isoformat()}.{get_writer(fmt).extension}"
+def build_file_name(export_type: str, fmt: str, on: date, filters: dict | None = None) -> str:
+    """ "sales_2024-03-15.xlsx", "sales_2024-W11.csv", "sales_2024-03.pdf" or
+    "sales_2024-03-01_to_2024-03-20.xlsx" from the resolved filters' period; `on` (the run's local
+    date) for types without one: "customers_2024-03-15.xlsx" (dashboard/exports/periods.py)."""
+    return period_file_name(get_dataset(export_type).file_stem, get_writer(fmt).extension, filters, on)
 
 
 def content_type_for(fmt: str) -> str:
@@ -117,7 +119,7 @@ def generate_export(
         count_noun=dataset.count_noun,
         max_rows=max_rows,
     )
-    file_name = build_file_name(export_type, fmt, local_today(tz, now))
+    file_name = build_file_name(export_type, fmt, local_today(tz, now), resolved)
 
     out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.gettempdir())
     out_dir.mkdir(parents=True, exist_ok=True)

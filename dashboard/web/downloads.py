@@ -24,6 +24,7 @@ from dashboard.automation.links import (
 )
 from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
 from dashboard.delivery.display import FORMAT_LABELS, TYPE_LABELS, local_time, size_display
+from dashboard.exports.periods import period_label
 from dashboard.services.audit import is_member_of
 from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
 
@@ -75,6 +76,7 @@ def page(token: str):
         token=token,
         file_name=history.file_name,
         type_label=TYPE_LABELS.get(history.export_type, history.export_type),
+        period=period_label(history.filters_applied),
         format_label=FORMAT_LABELS.get(history.format, history.format),
         size_display=size_display(history.file_size),
         record_count=f"{history.record_count or 0:,}",

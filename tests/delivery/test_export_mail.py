@@ -12,6 +12,7 @@ from sqlalchemy import select
 from dashboard.automation.links import make_download_url
 from dashboard.delivery import deliver_run_result, process_outbox
 from dashboard.delivery.policy import encoded_size
+from dashboard.delivery.render import render_export_mail
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportNotificationSettings, MailMessage
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_EMAILED
@@ -78,6 +79,7 @@ def test_run_mails_each_recipient_once_with_file_subject_message_and_working_lin
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert "sales_export_2024-03-15.xlsx" in body and "Sales" in body and "Excel" in body
+    assert "<td data-period>14 Mar 2024</td>" in body  # the data's period (issue 18 item 5)
     assert page.headers["Cache-Control"] == "private, no-store"
     download = client.get(path_of(link) + "/file")
     assert download.status_code == 200
@@ -124,9 +126,20 @@ def test_default_subject_from_name_reply_to_and_header_injection(smtp, tenant, r
     second = runs.completed(business, schedule, completed_at=datetime(2024, 7, 15, 23, 30, tzinfo=UTC))
     deliver_run_result(second.id)
     message = smtp.received[-1].message
-    # 23:30 UTC on 15 July is 00:30 BST on 16 July: the business's date.
-    assert message["Subject"] == f"Sales export (Excel) — {business.name} — 16 Jul 2024"
+    # The default subject names the schedule and the data's period (CONTRACT section 6), not the
+    # run's date; the generation time is in the business's time: 23:30 UTC on 15 July is 00:30 BST.
+    assert message["Subject"] == f"Daily sales — Sales export (Excel) — {business.name} — 14 Mar 2024"
     assert "16 Jul 2024, 00:30 BST" in text_part(message)
+    # Without a period (a customers export), the run's date in the business's time.
+    second.filters_applied = {}
+    second.export_type = "CUSTOMERS"
+    db.session.commit()
+    notification_settings = db.session.scalar(
+        select(ExportNotificationSettings).where(ExportNotificationSettings.business_id == business.id)
+    )
+    assert render_export_mail(second, notification_settings).subject == (
+        f"Daily sales — Customers export (Excel) — {business.name} — 16 Jul 2024"
+    )
 
 
 def test_tampered_expired_cleaned_and_foreign_links_never_give_the_file(tenant, runs, client, app):
@@ -281,7 +294,7 @@ def test_no_server_configured_writes_eml_files_and_fires_the_signal(tenant, runs
 
     with open(os.path.join(app.config["MAIL_OUTBOX_DIR"], files[0]), "rb") as handle:
         written = email.message_from_bytes(handle.read(), policy=policy.default)
-    assert written["Subject"].startswith("Sales export (Excel)")
+    assert written["Subject"].startswith("Daily sales — Sales export (Excel)")  # schedule name first
     assert len(attachments(written)) == 1
     db.session.refresh(history)
     assert history.status == STATUS_EMAILED  # the outbox counts as accepted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_run_into_a_directory_uses_the_standard_name(shop, runner, tmp_path):
     )
     assert result.exit_code == 0, result.output
     [written] = list(tmp_path.iterdir())
-    assert written.name.startswith("inventory_export_") and written.suffix == ".csv"
+    assert re.fullmatch(r"inventory_\d{4}-\d{2}-\d{2}\.csv", written.name)  # no period: the run's date
     assert len(read_csv(written)) == 4
 
 

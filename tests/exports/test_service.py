@@ -63,7 +63,7 @@ def test_result_describes_the_file(shop, tmp_path):
         shop.business, "SALES", "excel", {"date_range": "previous_month"}, now=now, out_dir=tmp_path
     )
     assert isinstance(result, ExportResult)
-    assert result.file_name == "sales_export_2024-01-31.xlsx"
+    assert result.file_name == "sales_2023-12.xlsx"  # 31 Jan in New York: the previous month is December
     assert result.path.parent == tmp_path and result.path.exists()
     assert result.size == result.path.stat().st_size > 0
     assert result.filters_applied == {
@@ -77,11 +77,29 @@ def test_result_describes_the_file(shop, tmp_path):
 def test_file_names_and_content_types():
     from datetime import date
 
+    # The data's period names the file (CONTRACT section 6), no longer the run's date; types
+    # without a period keep the run's date.
     day = date(2024, 3, 15)
-    assert build_file_name("SALES", "excel", day) == "sales_export_2024-03-15.xlsx"
-    assert build_file_name("AUDIT_LOGS", "csv", day) == "audit_logs_export_2024-03-15.csv"
-    assert build_file_name("CUSTOMERS", "pdf", day) == "customers_export_2024-03-15.pdf"
-    assert build_file_name("INVENTORY", "csv", day) == "inventory_export_2024-03-15.csv"
+
+    def period(start, end):
+        return {"start_date": start, "end_date": end}
+
+    assert (
+        build_file_name("SALES", "excel", day, period("2024-03-14", "2024-03-14")) == "sales_2024-03-14.xlsx"
+    )
+    assert build_file_name("SALES", "csv", day, period("2024-03-04", "2024-03-10")) == "sales_2024-W10.csv"
+    assert build_file_name("SALES", "pdf", day, period("2024-02-01", "2024-02-29")) == "sales_2024-02.pdf"
+    assert (
+        build_file_name("SALES", "excel", day, period("2024-02-15", "2024-03-14"))
+        == "sales_2024-02-15_to_2024-03-14.xlsx"
+    )
+    assert build_file_name("AUDIT_LOGS", "csv", day, period("2024-03-15", "2024-03-15")) == (
+        "audit_logs_2024-03-15.csv"
+    )
+    assert build_file_name("CUSTOMERS", "pdf", day) == "customers_2024-03-15.pdf"
+    assert (
+        build_file_name("INVENTORY", "csv", day, {"exclude_zero_value": True}) == "inventory_2024-03-15.csv"
+    )
     assert content_type_for("pdf") == "application/pdf"
     assert content_type_for("excel") == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert content_type_for("csv") == "text/csv; charset=utf-8"

@@ -24,7 +24,7 @@ class Dataset:
 
     export_type: str = ""
     title: str = ""  # "Sales", shown in file headers and mails
-    file_stem: str = ""  # "sales" -> sales_export_2024-03-15.csv
+    file_stem: str = ""  # "sales" -> sales_2024-03-15.csv (dashboard/exports/periods.py)
     count_noun: str = "records"  # "Total: 1,234 sales"
 
     def columns(self, filters: dict) -> list[Column]:
