@@ -103,3 +103,14 @@ def test_explicit_now_or_since_is_never_cached(cached, shop, run_reads):
     reads = len(run_reads)
     statistics(shop.business, now=datetime.now(UTC))
     assert len(run_reads) > reads
+
+
+def test_a_caller_changing_its_figures_does_not_change_the_cached_ones(cached, shop):
+    add_run(shop.business)
+    mine = statistics(shop.business)
+    mine["total_exports"] = 99
+    mine["by_type"]["SALES"]["total"] = 99
+    mine["daily"][-1]["total"] = 99
+    again = statistics(shop.business)
+    assert again["total_exports"] == 1
+    assert again["by_type"]["SALES"]["total"] == 1 and again["daily"][-1]["total"] == 1
