@@ -23,6 +23,7 @@ from dashboard.automation.calculator import WEEKDAY_NAMES
 from dashboard.exports.filters import DATE_RANGES, EXPORT_TYPE_LABELS, FILTER_FIELDS, FORMAT_LABELS
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
 from dashboard.services.errors import ErrorCollector
+from dashboard.services.schedule_words import period_for_frequency
 from dashboard.services.validation import (
     clean_email,
     is_timezone_name,
@@ -96,14 +97,15 @@ def _checked(form: Mapping[str, Any], name: str) -> bool:
 
 
 def new_schedule_values(business_timezone: str) -> dict[str, Any]:
-    """What a new schedule form starts with."""
+    """What a new schedule form starts with: the common case, yesterday's sales as Excel every
+    morning at 7 (issue 20: the old weekly-at-08-with-no-period defaults cost 8 clicks)."""
     return {
         "name": "",
         "export_type": "SALES",
         "format": "excel",
-        "frequency": "WEEKLY",
+        "frequency": "DAILY",
         "monthly_mode": MONTHLY_BY_DAY,
-        "hour": "08",
+        "hour": "07",
         "minute": "00",
         "day_of_week": "0",
         "day_of_month": "1",
@@ -113,8 +115,8 @@ def new_schedule_values(business_timezone: str) -> dict[str, Any]:
         "include_creator_email": True,
         "email_subject": "",
         "email_message": "",
-        "filters": {},
-        "date_mode": "",
+        "filters": {"date_range": period_for_frequency("DAILY")},
+        "date_mode": period_for_frequency("DAILY"),
         "skip_if_empty": False,
         "is_active": True,
     }

@@ -15,12 +15,17 @@ from flask import Blueprint, abort, make_response, request, url_for
 from flask_login import current_user, login_required
 
 from dashboard.models.automation import ExportSchedule
+from dashboard.services import presets as preset_service
 from dashboard.services import schedules as service
 from dashboard.services.errors import ErrorCollector, NotPossible, ValidationError
 from dashboard.services.presenters import schedule_to_dict
-from dashboard.services.validation import clean_email, validate_schedule_list_params
+from dashboard.services.recipes import get_recipe, list_recipes
+from dashboard.services.schedule_words import PERIOD_FOR_FREQUENCY, period_for_frequency
+from dashboard.services.timezones import city, search_timezones, utc_offset
+from dashboard.services.validation import clean_email, is_timezone_name, validate_schedule_list_params
 from dashboard.tenancy import require_business
 from dashboard.web import forms
+from dashboard.web import schedule_form_help as help
 from dashboard.web.common import (
     ERROR,
     SUCCESS,
@@ -192,10 +197,12 @@ def _form_context(
     schedule: ExportSchedule | None = None,
     errors: dict[str, list[str]] | None = None,
     nonce: str | None = None,
+    auto: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     business = require_business()
-    errors = forms.errors_by_field(errors or {}, values)
+    errors = help.in_form_order(forms.errors_by_field(errors or {}, values))
     row_errors, list_errors = forms.address_errors(values["recipients"], errors, "recipients")
+    preview = _preview(values)
     return {
         "business": business,
         "schedule": schedule,
@@ -207,11 +214,22 @@ def _form_context(
         "action": url_for("schedules.edit", schedule_id=schedule.id)
         if schedule is not None
         else url_for("schedules.new"),
-        "preview": _preview(values),
+        "preview": preview,
+        "sentence": help.sentence(values, preview),
+        "period_warning": help.period_warning(values),
         "shown_days": forms.shown_day_fields(values),
-        "timezones": forms.timezone_names(),
         "choices": form_choices(),
+        # New schedules: the name and the period follow the choices until the person sets them.
+        "auto": auto or {},
+        "submitted": bool(errors),
+        "period_for_frequency": PERIOD_FOR_FREQUENCY,
+        "recipes": list_recipes() if schedule is None else [],
+        "presets": preset_service.all_presets(business) if schedule is None else [],
     }
+
+
+def _auto_from_request() -> dict[str, str]:
+    return {key: request.form.get(f"{key}_auto", "") for key in ("name", "period")}
 
 
 def form_choices() -> dict[str, Any]:
@@ -247,12 +265,31 @@ def _render_form(context: dict[str, Any], status: int = 200):
     return render_page("schedules/form.html", "schedules/partials/_form.html", status=status, **context)
 
 
+def _new_form_start(business) -> tuple[dict[str, Any], dict[str, str]]:
+    """The new form's values: a recipe's or a preset's when one was picked, else the defaults;
+    and which of them follow the other choices (a name nobody typed, a period nobody picked)."""
+    recipe = get_recipe(request.args.get("recipe"))
+    preset = (
+        preset_service.get_preset(business, request.args.get("preset"))
+        if request.args.get("preset")
+        else None
+    )
+    if recipe is not None:
+        return help.values_from_recipe(recipe, business), {}
+    if preset is not None:
+        return help.values_from_preset(preset, business), {"period": "1"}
+    values = forms.new_schedule_values(business.timezone)
+    values["name"] = help.suggested_name(values)
+    return values, {"name": values["name"], "period": "1"}
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     business = require_business()
     if request.method == "GET":
-        return _render_form(_form_context(forms.new_schedule_values(business.timezone)))
-    values = forms.schedule_form_from_request(request.form, business.timezone)
+        values, auto = _new_form_start(business)
+        return _render_form(_form_context(values, auto=auto))
+    values = help.read_form(request.form, business)
     nonce = request.form.get("form_nonce")
 
     def create() -> str:
@@ -261,7 +298,8 @@ def new():
     try:
         _, created = forms.once.run(nonce, create)
     except ValidationError as exc:
-        return _render_form(_form_context(values, errors=exc.errors, nonce=nonce), status=422)
+        context = _form_context(values, errors=exc.errors, nonce=nonce, auto=_auto_from_request())
+        return _render_form(context, status=422)
     name = values["name"]
     message = f"Schedule “{name}” saved." if created else f"Schedule “{name}” was already saved."
     return redirect_with_toast(url_for("schedules.index"), message)
@@ -276,7 +314,7 @@ def edit(schedule_id: str):
             abort(404)
         values = forms.schedule_form_values(service.schedule_values(schedule))
         return _render_form(_form_context(values, schedule=schedule))
-    values = forms.schedule_form_from_request(request.form, business.timezone)
+    values = help.read_form(request.form, business)
     if schedule is None:
         return _stale_form(values)
     try:
@@ -305,7 +343,7 @@ def _stale_form(values: dict[str, Any]):
 def form_timing():
     """The day fields for the chosen frequency (and monthly mode)."""
     business = require_business()
-    values = forms.schedule_form_from_request(request.args, business.timezone)
+    values = help.read_form(request.args, business)
     return render_fragment(
         "schedules/partials/_timing_days.html",
         values=values,
@@ -317,13 +355,51 @@ def form_timing():
 
 @bp.route("/form/filters")
 def form_filters():
-    """The filters of the chosen export type (dates appear for "Custom dates…")."""
+    """The filters of the chosen export type (dates appear for "Custom dates…"); on a new schedule
+    whose period nobody picked, the period that fits the frequency."""
     business = require_business()
-    values = forms.schedule_form_from_request(request.args, business.timezone)
+    values = help.read_form(request.args, business)
+    if request.args.get("period_auto") and not values["date_mode"]:
+        values["date_mode"] = period_for_frequency(values["frequency"])
     hint = forms.export_period_hint(business.timezone) if request.args.get("form_kind") == "export" else None
     return render_fragment(
         "schedules/partials/_filters.html", values=values, errors={}, choices=form_choices(), period_hint=hint
     )
+
+
+@bp.route("/form/timezones")
+def form_timezones():
+    """Timezones matching what is typed in the timezone box ("London" finds Europe/London)."""
+    query = request.args.get("timezone", "")
+    exact = is_timezone_name(query.strip())
+    names = [] if exact else search_timezones(query)
+    return render_fragment(
+        "schedules/partials/_timezone_options.html",
+        options=[{"name": name, "city": city(name), "offset": utc_offset(name)} for name in names],
+        query=query,
+        exact=exact,
+    )
+
+
+@bp.route("/presets", methods=["POST"])
+def save_preset():
+    """Save the form's what-to-export (type, format, filters) as a preset of the business."""
+    business = require_business()
+    values = help.read_form(request.form, business)
+    payload = forms.schedule_payload(values)
+    data = {
+        "name": request.form.get("preset_name", ""),
+        "export_type": payload["export_type"],
+        "format": payload["format"],
+        "filters": payload["filters"],
+    }
+    try:
+        preset = preset_service.create_preset(business, current_user, data)
+    except ValidationError as exc:
+        messages = [m for field_messages in exc.errors.values() for m in field_messages]
+        return render_fragment("schedules/partials/_preset_saved.html", errors=messages)
+    message = f"Preset “{preset.name}” saved: everyone in {business.name} can start a schedule from it."
+    return toast(render_fragment("schedules/partials/_preset_saved.html", preset=preset, errors=[]), message)
 
 
 @bp.route("/form/recipient")
@@ -337,9 +413,27 @@ def form_recipient():
 
 @bp.route("/preview", methods=["POST"])
 def preview():
+    """The sentence, the period warning and the next runs for the form as it stands, with the
+    live check of the fields touched so far (app.js shows those beside their fields)."""
     business = require_business()
-    values = forms.schedule_form_from_request(request.form, business.timezone)
-    return render_fragment("schedules/partials/_preview.html", preview=_preview(values))
+    values = help.read_form(request.form, business)
+    preview = _preview(values)
+    live = {
+        "errors": help.live_errors(
+            values,
+            business,
+            help.touched_fields(request.form.get("touched")),
+            submitted=request.form.get("submitted") == "1",
+        ),
+        "suggested_name": help.suggested_name(values) if request.form.get("name_auto") else "",
+    }
+    return render_fragment(
+        "schedules/partials/_preview.html",
+        preview=preview,
+        sentence=help.sentence(values, preview),
+        period_warning=help.period_warning(values),
+        live=live,
+    )
 
 
 @bp.route("/validate/recipient")

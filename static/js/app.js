@@ -77,17 +77,122 @@
     }
   });
 
-  // After a form comes back with errors, move focus to the first field that needs attention.
+  // After a form comes back with errors, move focus to the first field that needs attention. The
+  // form was swapped out (outerHTML): look for its replacement, not in the detached old one.
   document.addEventListener("htmx:afterSwap", function (event) {
     dismissToasts();
     var target = event.detail.target;
-    if (!target || !target.querySelector) return;
-    var form = target.matches("form[data-focus-errors]") ? target : target.querySelector("form[data-focus-errors]");
-    if (!form || event.detail.requestConfig.verb === "get") return;
-    var invalid = form.querySelector("[aria-invalid='true'], .form-alert");
+    if (!target || event.detail.requestConfig.verb === "get") return;
+    var form = null;
+    if (target.matches && target.matches("form[data-focus-errors]")) {
+      form = target.isConnected ? target : (target.id && document.getElementById(target.id));
+    } else if (target.querySelector) {
+      form = target.querySelector("form[data-focus-errors]");
+    }
+    if (!form) return;
+    var invalid = form.querySelector("[aria-invalid='true']") || form.querySelector(".form-alert");
     if (invalid) {
       if (!invalid.hasAttribute("tabindex") && invalid.classList.contains("form-alert")) invalid.setAttribute("tabindex", "-1");
       invalid.focus();
+    }
+  });
+
+  // A timezone found by typing a city: picking it fills the box (and the preview follows).
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest ? event.target.closest("[data-timezone]") : null;
+    if (!option) return;
+    var input = document.getElementById("timezone");
+    if (!input) return;
+    input.value = option.getAttribute("data-timezone");
+    var list = document.getElementById("timezone-options");
+    if (list) list.textContent = "";
+    input.focus();
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  // ---- The schedule form helps as it is filled in (templates/schedules/partials/_form.html) ----
+
+  function hidden(form, name) {
+    return form.querySelector("input[type=hidden][name='" + name + "']");
+  }
+
+  // Every field the person changed is "touched": the live check reports only those (all of them
+  // after a failed save), and clears their errors as they are fixed. Capture phase: recorded
+  // before htmx reads the form for its request.
+  function touch(event) {
+    var field = event.target;
+    var form = field.form;
+    if (!form || !form.hasAttribute("data-live-check") || !field.name) return;
+    // A field counts as touched once changed (left, or picked): no error while it is first typed.
+    var touched = event.type === "change" && hidden(form, "touched");
+    if (touched) {
+      var names = touched.value ? touched.value.split(",") : [];
+      if (names.indexOf(field.name) === -1) names.push(field.name);
+      touched.value = names.join(",");
+    }
+    if (field.name === "name") {
+      var nameAuto = hidden(form, "name_auto");
+      if (nameAuto && field.value !== nameAuto.value) nameAuto.value = "";
+    }
+    if (field.name === "filters.date_range" && event.type === "change") {
+      var periodAuto = hidden(form, "period_auto");
+      if (periodAuto) periodAuto.value = "";
+    }
+    // The period follows the frequency until the person picks one.
+    if (field.name === "frequency" && event.type === "change") {
+      var auto = hidden(form, "period_auto");
+      var period = form.querySelector("select[name='filters.date_range']");
+      var map = JSON.parse(field.getAttribute("data-period-for") || "{}");
+      if (auto && auto.value && period && map[field.value]) period.value = map[field.value];
+    }
+  }
+  document.addEventListener("change", touch, true);
+  document.addEventListener("input", touch, true);
+
+  function showFieldErrors(form, errors) {
+    Object.keys(errors).forEach(function (field) {
+      var messages = errors[field] || [];
+      var box = form.querySelector("[data-errors-for='" + field + "']");
+      if (box) {
+        box.textContent = "";
+        messages.forEach(function (message) {
+          var p = document.createElement("p");
+          p.className = "field-error";
+          p.textContent = message;
+          box.appendChild(p);
+        });
+      }
+      var control = form.querySelector("[name='" + field + "']:not([type=hidden])");
+      if (control) {
+        if (messages.length) {
+          control.setAttribute("aria-invalid", "true");
+          if (box && box.id) control.setAttribute("aria-describedby", box.id);
+        } else {
+          control.removeAttribute("aria-invalid");
+        }
+      }
+      // The summary at the top loses each problem once it is fixed, and goes when none is left.
+      if (!messages.length) {
+        form.querySelectorAll(".error-summary li[data-field='" + field + "']").forEach(function (li) { li.remove(); });
+      }
+    });
+    var summary = form.querySelector(".form-alert .error-summary");
+    if (summary && !summary.querySelector("li")) summary.closest(".form-alert").remove();
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "preview") return;
+    var form = target.closest("form");
+    var data = target.querySelector("[data-live]");
+    if (!form || !data) return;
+    var live = JSON.parse(data.getAttribute("data-live") || "{}");
+    showFieldErrors(form, live.errors || {});
+    var name = form.querySelector("input[name='name']");
+    var nameAuto = hidden(form, "name_auto");
+    if (live.suggested_name && name && nameAuto && nameAuto.value && name.value === nameAuto.value) {
+      name.value = live.suggested_name;
+      nameAuto.value = live.suggested_name;
     }
   });
 

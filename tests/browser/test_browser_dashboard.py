@@ -64,13 +64,13 @@ def test_owner_creates_runs_downloads_deactivates_and_deletes_a_schedule(page, l
     # The day fields follow the frequency (re-rendered by the server), and the preview with them.
     page.get_by_label("How often").select_option("MONTHLY")
     expect(page.get_by_label("Day of the month", exact=True)).to_be_visible()
-    expect(page.locator(".preview-description")).to_have_text(re.compile("Monthly on day 1 at 08:00"))
+    expect(page.locator("[data-sentence]")).to_contain_text("On day 1 of each month at 07:00")
     page.get_by_label("How often").select_option("WEEKLY")
     expect(page.get_by_label("On", exact=True)).to_be_visible()
     page.get_by_label("On", exact=True).select_option(label="Wednesday")
     page.get_by_label("Hour", exact=True).fill("7")
     page.get_by_label("Minute", exact=True).fill("30")
-    expect(page.locator(".preview-description")).to_have_text("Every Wednesday at 07:30 (Europe/London)")
+    expect(page.locator("[data-sentence]")).to_contain_text("Every Wednesday at 07:30 Europe/London")
     runs = page.locator(".preview-runs li")
     expect(runs).to_have_count(5)
     for text in runs.all_inner_texts():
@@ -83,7 +83,9 @@ def test_owner_creates_runs_downloads_deactivates_and_deletes_a_schedule(page, l
     recipient.fill("sam@example.com")
     expect(page.locator(".recipient-row .field-error")).to_have_count(0)
 
-    # No period chosen: the error appears beside the field, the form keeps what was typed.
+    # No period (the period followed the frequency until the person chose none): the error
+    # appears beside the field, the form keeps what was typed.
+    page.get_by_label("Period").select_option("")
     page.get_by_role("button", name="Create schedule").click()
     expect(page.locator("#filters-date_range-errors")).to_have_text(
         "Choose a date range, or give a start date and an end date."

@@ -87,6 +87,8 @@ ROUTES: dict[str, Route] = {
     "schedules.form_recipient": R(SIGNED_IN, "GET"),
     "schedules.preview": R(SIGNED_IN, "POST"),
     "schedules.validate_recipient": R(SIGNED_IN, "GET"),
+    "schedules.form_timezones": R(SIGNED_IN, "GET"),
+    "schedules.save_preset": R(SIGNED_IN, "POST", why="saves in the signed-in member's own business"),
     "exports.new": R(SIGNED_IN, "GET", "POST"),
     "history.index": R(SIGNED_IN, "GET", why="schedule_id filter: see test_foreign_ids_in_query_strings"),
     # Pages that take an id
@@ -149,6 +151,7 @@ WEB_FORMS: dict[str, dict] = {
         "from_name": "Hijacked",
     },
     "schedules.preview": {"frequency": "DAILY", "hour": "3", "minute": "0", "timezone": "UTC"},
+    "schedules.save_preset": {"preset_name": "Planted", "export_type": "INVENTORY", "format": "csv"},
 }
 API_BODIES: dict[tuple[str, str], Any] = {
     ("api_schedules.update", "PUT"): schedule_payload(name="Hijacked", recipients=["attacker@example.com"]),

@@ -286,7 +286,8 @@ def test_edit_form_shows_the_schedule_and_saves_changes(owner, tenant, make_sche
     assert re.search(r'<option value="2" selected>2nd</option>', body)
     assert re.search(r'<option value="1" selected>Tuesday</option>', body)
     assert 'value="06"' in body and 'value="15"' in body
-    assert "Monthly on the 2nd Tuesday at 06:15 (UTC)" in body
+    # The preview says it in a sentence (issue 20 item 1) instead of the calculator's short words.
+    assert "On the 2nd Tuesday of each month at 06:15 UTC you&#39;ll get" in body
 
     data = form_data(
         frequency="MONTHLY", monthly_mode="day", day_of_month="-1", day_of_week=None, name="Month end"
