@@ -35,6 +35,12 @@ DEMO_BUSINESSES = (
     ("Corner Café", "Europe/London", "GBP", "corner-cafe"),
     ("Harbor Hardware", "America/New_York", "USD", "harbor-hardware"),
 )
+# People's names, not "<business> Owner": the page header shows the business and the person side by
+# side, and "Corner Café Corner Café Owner" read as a stutter (issue 20).
+DEMO_PEOPLE = {
+    "corner-cafe": ("Olivia Bennett", "Marco Silva"),
+    "harbor-hardware": ("Grace Okafor", "Dan Whitfield"),
+}
 BATCH = 5000
 
 FIRST_NAMES = [
@@ -401,8 +407,9 @@ def seed_default(sales: int | None = None) -> list[SeedSummary]:
             name, sales=sales if sales is not None else 5000, timezone=tz, currency=currency, slug=slug
         )
         business = db.session.scalar(select(Business).where(Business.name == name))
-        owner = _user(f"owner@{slug}.example.com", f"{name} Owner", DEMO_PASSWORD)
-        manager = _user(f"manager@{slug}.example.com", f"{name} Manager", DEMO_PASSWORD)
+        owner_name, manager_name = DEMO_PEOPLE.get(slug, (f"{name} Owner", f"{name} Manager"))
+        owner = _user(f"owner@{slug}.example.com", owner_name, DEMO_PASSWORD)
+        manager = _user(f"manager@{slug}.example.com", manager_name, DEMO_PASSWORD)
         _member(owner, business, ROLE_OWNER)
         _member(manager, business, ROLE_MANAGER)
         db.session.commit()

@@ -15,3 +15,9 @@ def register(app: Flask) -> None:
 
     for module in (schedules, history, notifications, exports, recipes, openapi):
         app.register_blueprint(module.bp)
+
+    # People: members and API tokens of the business (owners), the signed-in person's account.
+    from dashboard.api import people
+
+    for blueprint in (people.members_bp, people.tokens_bp, people.me_bp):
+        app.register_blueprint(blueprint)

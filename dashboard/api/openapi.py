@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from dashboard.api import openapi_recipes
+from dashboard.api import openapi_people, openapi_recipes
 from dashboard.api.openapi_examples import (
     NOTIFICATION_EXAMPLES,
     ONE_OFF_EXAMPLES,
@@ -353,6 +353,7 @@ def _components() -> dict[str, Any]:
     parts = components()
     parts["schemas"].update(openapi_recipes.schemas(_ref, FILTERS_SCHEMA))
     parts["schemas"]["PaginatedPresets"] = _paginated("Preset")
+    parts["schemas"].update(openapi_people.schemas(_paginated))
     return parts
 
 
@@ -361,6 +362,7 @@ def document() -> dict[str, Any]:
     for path, method in _STATE_CONFLICTS:
         paths[path][method]["responses"]["409"] = _error("StateConflict")
     paths.update(openapi_recipes.paths(AUTOMATION, _op, _json, _ref))
+    paths.update(openapi_people.paths(_op, _json, _ref, _error, _paginated))
     for path, operations in paths.items():
         for method, operation in operations.items():
             operation["operationId"] = _operation_id(method, path)
@@ -385,6 +387,7 @@ def document() -> dict[str, Any]:
             {"name": "exports", "description": "One-off exports."},
             {"name": "recipes", "description": "Ready-made schedules and saved presets."},
             {"name": "meta", "description": "This document."},
+            *openapi_people.TAGS,
         ],
         "paths": paths,
         "components": {

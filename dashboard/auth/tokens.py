@@ -20,16 +20,24 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(membership: Membership, expires_at: datetime | None = None) -> str:
+def new_token(
+    membership: Membership, expires_at: datetime | None = None, name: str = ""
+) -> tuple[ApiToken, str]:
+    """A token row added to the session (not committed) and the token itself, shown once."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(
-        ApiToken(
-            membership=membership,
-            token_hash=hash_token(token),
-            prefix=token[:10],
-            expires_at=expires_at,
-        )
+    row = ApiToken(
+        membership=membership,
+        token_hash=hash_token(token),
+        prefix=token[:10],
+        expires_at=expires_at,
+        name=name,
     )
+    db.session.add(row)
+    return row, token
+
+
+def create_token(membership: Membership, expires_at: datetime | None = None) -> str:
+    _, token = new_token(membership, expires_at)
     db.session.commit()
     return token
 

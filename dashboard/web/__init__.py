@@ -18,6 +18,15 @@ def register(app: Flask) -> None:
     for blueprint in (home_bp, schedules_bp, exports_bp, history_bp, statistics_bp, settings_bp):
         app.register_blueprint(blueprint)
 
+    from dashboard.web.account import bp as account_bp
+    from dashboard.web.people import bp as people_bp
+
+    for blueprint in (people_bp, account_bp):
+        app.register_blueprint(blueprint)
+
+    # Browsers and bookmark tools ask for /favicon.ico whatever the page says (it was a 404).
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
+
     from dashboard.web.downloads import bp as downloads_bp
 
     app.register_blueprint(downloads_bp)

@@ -429,11 +429,18 @@ def test_hostile_input_on_every_route_never_gets_a_500(app, world):
     owner = login(app.test_client(), a.owner.email)
     api = app.test_client()
     token = bearer(a.tokens["owner"])
+    from dashboard.services.invitations import make_token
+    from tests.security.test_isolation_table import INVITE_LINK, MEMBER_ID, TOKEN_ID, _targets
+
+    targets = _targets(world)
     values = {
         "schedule-id": str(a.schedule.id),
         "history-id": str(a.run.id),
         "preset-id": str(a.preset.id),
         "signed-link": make_download_token(a.run),
+        MEMBER_ID: str(targets[MEMBER_ID]),
+        TOKEN_ID: str(targets[TOKEN_ID]),
+        INVITE_LINK: make_token(targets[INVITE_LINK]),
     }
     fields = [name for name in JSON_FIELDS]
     sent = 0
@@ -473,7 +480,7 @@ def test_hostile_input_on_every_route_never_gets_a_500(app, world):
                 if is_api:
                     assert response.is_json or response.status_code in (200, 204), (method, url)
                 sent += 1
-            if rule.endpoint == "auth.switch":
+            if rule.endpoint in ("auth.switch", "account.sign_out_everywhere", "account.change_password"):
                 owner = login(app.test_client(), a.owner.email)
     from tests.security.security_helpers import MEASURED
 

@@ -84,10 +84,25 @@ def _unsafe_rules(app, api: bool):
         if rule.rule.startswith("/api/") == api and rule.endpoint not in CSRF_EXEMPT_VIEWS
         for method in sorted(ROUTES[rule.endpoint].methods & set(UNSAFE))
     ]
-    return sorted(rules, key=lambda item: (item[0].endpoint in REMOVES, item[0].rule, item[1]))
+    return sorted(
+        rules,
+        key=lambda item: (
+            item[0].endpoint in ENDS_SESSIONS,
+            item[0].endpoint in REMOVES,
+            item[0].rule,
+            item[1],
+        ),
+    )
+
+
+# They end the session that makes the other requests: run last, and only by token.
+ENDS_SESSIONS = {"api_me.sign_out_everywhere", "api_me.change_password"}
 
 
 def _target(world, rule) -> str | None:
+    from dashboard.services.invitations import make_token
+    from tests.security.test_isolation_table import INVITE_LINK, MEMBER_ID, TOKEN_ID, _targets
+
     access = ROUTES[rule.endpoint].access
     if access == SCHEDULE_ID:
         return str(world.a.schedule.id)
@@ -95,6 +110,11 @@ def _target(world, rule) -> str | None:
         return str(world.a.run.id)
     if access == PRESET_ID:
         return str(world.a.preset.id)
+    if access in (MEMBER_ID, TOKEN_ID, INVITE_LINK):
+        if not hasattr(world, "people_targets"):
+            world.people_targets = _targets(world)
+        target = world.people_targets[access]
+        return make_token(target) if access == INVITE_LINK else str(target)
     return None
 
 
@@ -123,7 +143,7 @@ def test_every_unsafe_web_request_needs_the_csrf_token(csrf_app):
             refused += 1
     # The same requests with the token, as the pages send it (htmx: header; forms: field), pass it.
     for rule, method in rules:
-        if rule.endpoint == "auth.logout":
+        if rule.endpoint in ("auth.logout", "account.sign_out_everywhere"):
             continue  # would end the session the other requests use; checked below
         url = _url(rule, _target(world, rule))
         response = client.open(url, method=method, data=_web_form(rule), headers={**HX, "X-CSRFToken": token})
@@ -160,6 +180,13 @@ def test_session_api_calls_need_the_csrf_header_and_token_calls_do_not(csrf_app)
     for rule, method in rules:
         url = _url(rule, _target(world, rule))
         body = API_BODIES.get((rule.endpoint, method), {} if method != "DELETE" else None)
+        if rule.endpoint in ENDS_SESSIONS:
+            # by token only (the session would end); a wrong current password is a 400, not a refusal
+            response = bearer_client.open(
+                url, method=method, json=body, headers=bearer(world.a.tokens["owner"])
+            )
+            assert response.status_code in (204, 400), (method, url, response.get_json())
+            continue
         if rule.endpoint in REMOVES:
             # the session deletes the schedule; the token deletes the other business's own copy below
             response = bearer_client.open(
@@ -257,7 +284,7 @@ def test_no_get_changes_anything(app, world):
         if rule.endpoint == "static":
             url = "/static/css/app.css"
         else:
-            url = _url(rule, values.get(access))
+            url = _url(rule, values.get(access) or _target(world, rule))
         if rule.endpoint == "metrics.metrics":
             operator = {"Authorization": "Bearer ops-token-for-the-get-walk"}
             callers = [(anonymous, operator), (owner, operator)]

@@ -50,7 +50,11 @@ SIGNED_LINK = "signed-link"  # /d/<token>: no sign-in, the signed token is the c
 # /unsubscribe/<token>: no sign-in; the token signs a schedule and one of its outside recipients
 UNSUBSCRIBE_LINK = "unsubscribe-link"
 OBJECT_ID = (SCHEDULE_ID, HISTORY_ID, PRESET_ID)
-ID_TAKING = (*OBJECT_ID, SIGNED_LINK, UNSUBSCRIBE_LINK)
+MEMBER_ID = "member-id"  # owners only: takes the id of one of the business's memberships
+TOKEN_ID = "token-id"  # owners only: takes the id of one of the business's API tokens
+INVITE_LINK = "invite-link"  # /join/<token>: no sign-in, the signed invitation is the credential
+OWNER_ID_TAKING = (MEMBER_ID, TOKEN_ID)
+ID_TAKING = (*OBJECT_ID, SIGNED_LINK, UNSUBSCRIBE_LINK, *OWNER_ID_TAKING, INVITE_LINK)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,31 @@ ROUTES: dict[str, Route] = {
     "api_recipes.create_preset": R(SIGNED_IN, "POST"),
     "api_recipes.retrieve_preset": R(PRESET_ID, "GET"),
     "api_recipes.delete_preset": R(PRESET_ID, "DELETE"),
+    # People (owners), the account (everyone), invitations (the signed link)
+    "favicon": R(PUBLIC, "GET", why="the icon"),
+    "people.index": R(OWNER_ONLY, "GET"),
+    "people.invite": R(OWNER_ONLY, "POST"),
+    "people.create_token": R(OWNER_ONLY, "POST"),
+    "people.change_role": R(MEMBER_ID, "POST"),
+    "people.remove": R(MEMBER_ID, "POST"),
+    "people.resend": R(MEMBER_ID, "POST"),
+    "people.revoke_token": R(TOKEN_ID, "POST"),
+    "account.index": R(SIGNED_IN, "GET"),
+    "account.change_password": R(SIGNED_IN, "POST", why="needs the current password"),
+    "account.sign_out_everywhere": R(SIGNED_IN, "POST", why="the caller's own sessions only"),
+    "account.join": R(INVITE_LINK, "GET", "POST"),
+    "api_members.list_members": R(OWNER_ONLY, "GET"),
+    "api_members.invite_member": R(OWNER_ONLY, "POST"),
+    "api_members.get_member": R(MEMBER_ID, "GET"),
+    "api_members.update_member": R(MEMBER_ID, "PATCH", "PUT"),
+    "api_members.remove_member": R(MEMBER_ID, "DELETE"),
+    "api_members.resend_invitation": R(MEMBER_ID, "POST"),
+    "api_tokens.list_tokens": R(OWNER_ONLY, "GET"),
+    "api_tokens.create_token": R(OWNER_ONLY, "POST"),
+    "api_tokens.revoke_token": R(TOKEN_ID, "DELETE"),
+    "api_me.me": R(SIGNED_IN, "GET"),
+    "api_me.change_password": R(SIGNED_IN, "POST", "PUT", why="needs the current password"),
+    "api_me.sign_out_everywhere": R(SIGNED_IN, "POST", why="the caller's own sessions only"),
 }
 
 # Bodies that would change something if the request got through: a refusal is then meaningful.
@@ -152,6 +181,9 @@ WEB_FORMS: dict[str, dict] = {
     },
     "schedules.preview": {"frequency": "DAILY", "hour": "3", "minute": "0", "timezone": "UTC"},
     "schedules.save_preset": {"preset_name": "Planted", "export_type": "INVENTORY", "format": "csv"},
+    "people.invite": {"email": "attacker@example.com", "role": "owner"},
+    "people.change_role": {"role": "owner"},
+    "people.create_token": {"name": "Planted"},
 }
 API_BODIES: dict[tuple[str, str], Any] = {
     ("api_schedules.update", "PUT"): schedule_payload(name="Hijacked", recipients=["attacker@example.com"]),
@@ -163,6 +195,10 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("api_notifications.update_settings", "PATCH"): {"notify_on_success": True},
     ("api_exports.start_export", "POST"): {"export_type": "INVENTORY", "format": "csv"},
     ("api_recipes.create_preset", "POST"): {"name": "Planted", "export_type": "INVENTORY"},
+    ("api_members.invite_member", "POST"): {"email": "attacker@example.com", "role": "owner"},
+    ("api_members.update_member", "PATCH"): {"role": "owner"},
+    ("api_members.update_member", "PUT"): {"role": "owner"},
+    ("api_tokens.create_token", "POST"): {"name": "Planted"},
 }
 MALFORMED_IDS = ("not-a-uuid", "1", "0", "-1", "%27%20OR%201%3D1--")
 
@@ -264,7 +300,7 @@ def _anonymous_refusal(response, api: bool) -> bool:
 @pytest.mark.slow
 def test_isolation_table(app, world, capsys):
     a, b = world.a, world.b
-    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id, PRESET_ID: a.preset.id}
+    targets = _targets(world)
 
     def session(user):
         return login(app.test_client(), user.email)
@@ -308,9 +344,13 @@ def test_isolation_table(app, world, capsys):
         route = ROUTES[rule.endpoint]
         kind = "api" if _is_api(rule) else "web"
         for method in sorted(route.methods):
-            if route.access in OBJECT_ID:
+            if route.access in (*OBJECT_ID, *OWNER_ID_TAKING):
                 real, random_id = str(targets[route.access]), str(uuid.uuid4())
+                # Owners' id routes check the role first: another business's manager gets 403, the
+                # same 403 for a real id as for a random one (nothing is told either way).
+                owners_only = route.access in OWNER_ID_TAKING
                 for caller in foreign_callers[kind]:
+                    refused = 403 if owners_only and "manager" in caller.name else 404
                     table.routes.add((rule.rule, method))
                     table.cases[(route.access, caller.name)] += 1
                     context = f"{method} {rule.rule} as {caller.name}"
@@ -318,7 +358,9 @@ def test_isolation_table(app, world, capsys):
                     unchanged(context + " with a foreign id")
                     missing = table.call(caller, method, _url(rule, random_id), rule.endpoint)
                     unchanged(context + " with a random id")
-                    table.check(foreign.status_code == 404, f"{context}: foreign id -> {foreign.status_code}")
+                    table.check(
+                        foreign.status_code == refused, f"{context}: foreign id -> {foreign.status_code}"
+                    )
                     table.check(
                         normalized(foreign, real) == normalized(missing, random_id),
                         f"{context}: the foreign id's answer differs from a missing id's:\n"
@@ -327,10 +369,18 @@ def test_isolation_table(app, world, capsys):
                     for malformed in MALFORMED_IDS:
                         response = table.call(caller, method, _url(rule, malformed), rule.endpoint)
                         table.check(
-                            response.status_code == 404,
+                            response.status_code in (404, refused),
                             f"{context}: malformed id {malformed!r} -> {response.status_code}",
                         )
                     unchanged(context + " with malformed ids")
+                if owners_only:
+                    for caller in manager_callers[kind]:
+                        table.routes.add((rule.rule, method))
+                        table.cases[(route.access, caller.name)] += 1
+                        context = f"{method} {rule.rule} as {caller.name}"
+                        response = table.call(caller, method, _url(rule, real), rule.endpoint)
+                        table.check(response.status_code == 403, f"{context} -> {response.status_code}")
+                        unchanged(context)
             elif route.access == OWNER_ONLY:
                 for caller in manager_callers[kind]:
                     table.routes.add((rule.rule, method))
@@ -396,7 +446,28 @@ def test_isolation_table(app, world, capsys):
                     )
                     unchanged(context)
 
-            if route.access not in (PUBLIC, SIGNED_LINK, UNSUBSCRIBE_LINK):
+            elif route.access == INVITE_LINK:
+                forged = _invitation_with_key(app, targets[INVITE_LINK], "not-the-secret-key")
+                random_token = forged[::-1]
+                for caller in (
+                    Caller("anonymous link holder", plain, {}, False),
+                    Caller("other business owner (session)", b_owner, {}, False),
+                ):
+                    table.routes.add((rule.rule, method))
+                    table.cases[(route.access, caller.name)] += 1
+                    context = f"{method} {rule.rule} as {caller.name}"
+                    forged_answer = table.call(caller, method, _url(rule, forged), rule.endpoint)
+                    random_answer = table.call(caller, method, _url(rule, random_token), rule.endpoint)
+                    table.check(
+                        forged_answer.status_code == 404, f"{context}: forged -> {forged_answer.status_code}"
+                    )
+                    table.check(
+                        normalized(forged_answer, forged) == normalized(random_answer, random_token),
+                        f"{context}: a forged invitation answers unlike a random one",
+                    )
+                    unchanged(context)
+
+            if route.access not in (PUBLIC, SIGNED_LINK, UNSUBSCRIBE_LINK, INVITE_LINK):
                 # Anonymous: the sign-in page or 401, for a real id exactly as for a random one.
                 caller = Caller("anonymous", plain, {}, kind == "api")
                 table.routes.add((rule.rule, method))
@@ -449,6 +520,42 @@ def test_isolation_table(app, world, capsys):
     assert id_or_role <= table.routes
 
 
+def _targets(world) -> dict[str, Any]:
+    """Business A's objects that the id routes are aimed at: a schedule, a run, its manager's
+    membership, an API token of its own (revoking it spoils no caller's token), an invitation."""
+    from sqlalchemy import select
+
+    from dashboard.auth.tokens import new_token
+    from dashboard.extensions import db
+    from dashboard.models.pos import Membership, User
+
+    a = world.a
+    manager = db.session.scalar(select(Membership).where(Membership.user_id == a.manager.id))
+    owner = db.session.scalar(select(Membership).where(Membership.user_id == a.owner.id))
+    token, _ = new_token(owner, name="Target")
+    invited_user = User(email=f"invited-{uuid.uuid4().hex[:6]}@example.com", password_hash="")
+    invited = Membership(user=invited_user, business_id=a.business.id, role="manager")
+    db.session.add_all([invited_user, invited])
+    db.session.commit()
+    return {
+        SCHEDULE_ID: a.schedule.id,
+        HISTORY_ID: a.run.id,
+        PRESET_ID: a.preset.id,
+        MEMBER_ID: manager.id,
+        TOKEN_ID: token.id,
+        INVITE_LINK: invited,
+    }
+
+
+def _invitation_with_key(app, membership, key: str) -> str:
+    from itsdangerous import URLSafeTimedSerializer
+
+    from dashboard.services.invitations import SALT
+
+    payload = {"m": str(membership.id), "u": str(membership.user_id), "v": 1}
+    return URLSafeTimedSerializer(key, salt=SALT).dumps(payload)
+
+
 def make_download_token_with_key(app, run, key: str) -> str:
     """A download token for `run` signed with `key` instead of the app's SECRET_KEY."""
     from itsdangerous import URLSafeTimedSerializer
@@ -475,11 +582,17 @@ def _controls(app, world, table: Table) -> None:
     owner = login(app.test_client(), a.owner.email)
     token_client = Caller("owner (token)", app.test_client(), bearer(a.tokens["owner"]), True)
     web_owner = Caller("owner (session)", owner, {}, False)
-    targets = {SCHEDULE_ID: a.schedule.id, HISTORY_ID: a.run.id, PRESET_ID: a.preset.id}
-    # They remove the schedule or the preset: run them at the end.
-    last = {"schedules.delete", "api_schedules.delete", "api_recipes.delete_preset"}
+    targets = _targets(world)
+    # They remove what later calls aim at: run them at the end.
+    last = {
+        "schedules.delete",
+        "api_schedules.delete",
+        "api_recipes.delete_preset",
+        "people.remove",
+        "api_members.remove_member",
+    }
     rules = sorted(
-        (r for r in _rules(app) if ROUTES[r.endpoint].access in OBJECT_ID),
+        (r for r in _rules(app) if ROUTES[r.endpoint].access in (*OBJECT_ID, *OWNER_ID_TAKING)),
         key=lambda r: (r.endpoint in last, r.rule),
     )
     deleted: set[str] = set()  # the kinds of object already deleted by a control
@@ -496,7 +609,13 @@ def _controls(app, world, table: Table) -> None:
             )
             if rule.endpoint in last:
                 deleted.add(ROUTES[rule.endpoint].access)
+    from dashboard.services.invitations import make_token
+
     for rule in _rules(app):
+        if ROUTES[rule.endpoint].access == INVITE_LINK:
+            url = _url(rule, make_token(targets[INVITE_LINK]))
+            response = app.test_client().get(url)
+            table.check(response.status_code == 200, f"control: GET {url} -> {response.status_code}")
         if ROUTES[rule.endpoint].access == SIGNED_LINK:
             url = _url(rule, make_download_token(a.run))
             response = app.test_client().get(url)
