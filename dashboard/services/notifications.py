@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dashboard.extensions import db
 from dashboard.models.automation import ExportNotificationSettings
-from dashboard.models.pos import Business, User
+from dashboard.models.pos import AuditLog, Business, User
 from dashboard.services.addresses import msg_outside_domains, outside_domains
 from dashboard.services.audit import record_audit
 from dashboard.services.errors import StateConflict
@@ -31,6 +31,17 @@ AUDIT_ENTITY = "export_notification_settings"
 def _find(business: Business) -> ExportNotificationSettings | None:
     return db.session.scalar(
         select(ExportNotificationSettings).where(ExportNotificationSettings.business_id == business.id)
+    )
+
+
+def last_saved_at(business: Business):
+    """When someone last saved the settings (their audit entry), or None while nobody has: the
+    row is created with the defaults on first use, so its own timestamps would name a mere visit."""
+    return db.session.scalar(
+        select(AuditLog.created_at)
+        .where(AuditLog.business_id == business.id, AuditLog.action == "notifications.update")
+        .order_by(AuditLog.created_at.desc())
+        .limit(1)
     )
 
 

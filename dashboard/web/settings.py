@@ -71,7 +71,7 @@ def notifications():
     business = require_business()
     if request.method == "GET":
         settings = service.get_settings(business)
-        return _render(service.settings_values(settings), saved_at=settings.updated_at)
+        return _render(service.settings_values(settings), saved_at=service.last_saved_at(business))
     values = _values_from_form()
     try:
         settings = service.update_settings(business, current_user, values)

@@ -2,7 +2,9 @@
 (function () {
   "use strict";
 
-  var TOAST_MS = 6000;
+  // Long enough to read a sentence; short, and click-through (CSS), so it never stands over a row's buttons.
+  var TOAST_MS = 4000;
+  var LOADING_AFTER_MS = 300;
 
   function toastBox() {
     return document.getElementById("toasts");
@@ -195,6 +197,62 @@
       nameAuto.value = live.suggested_name;
     }
   });
+
+  // Loading: any htmx request still running after 300 ms shows the page's indicator (a bar and
+  // "Loading…" for screen readers), and marks what it will replace as busy. One place for every
+  // request, so a new page gets it without doing anything.
+  var inFlight = 0;
+  var loadingTimer = null;
+
+  function setLoading(on) {
+    var box = document.getElementById("loading");
+    document.documentElement.classList.toggle("is-loading", on);
+    if (box) box.textContent = on ? "Loading…" : "";
+  }
+
+  // A form being submitted cannot be submitted twice: its submit buttons wait for the answer.
+  // (Per-form hx-disabled-elt was inherited by the form's own fields, whose requests then logged
+  // "hx-disabled-elt ... returned no matches".)
+  function submitButtons(elt) {
+    return elt && elt.tagName === "FORM" ? elt.querySelectorAll("button[type=submit], button:not([type])") : [];
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    inFlight += 1;
+    if (!loadingTimer) loadingTimer = setTimeout(function () { setLoading(true); }, LOADING_AFTER_MS);
+    var target = event.detail.target;
+    if (target && target.setAttribute) target.setAttribute("aria-busy", "true");
+    submitButtons(elt).forEach(function (button) {
+      if (!button.disabled) { button.disabled = true; button.dataset.waiting = "1"; }
+    });
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    inFlight = Math.max(0, inFlight - 1);
+    var target = event.detail.target;
+    if (target && target.removeAttribute) target.removeAttribute("aria-busy");
+    submitButtons(event.detail.elt).forEach(function (button) {
+      if (button.dataset.waiting) { button.disabled = false; delete button.dataset.waiting; }
+    });
+    if (inFlight === 0) {
+      clearTimeout(loadingTimer);
+      loadingTimer = null;
+      setLoading(false);
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") document.querySelectorAll("#toasts .toast").forEach(function (t) { t.remove(); });
+  });
+
+  // Filters fold away on phones only: open them where there is room.
+  function openWideFolds() {
+    if (!window.matchMedia("(min-width: 761px)").matches) return;
+    document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+  }
+  document.addEventListener("DOMContentLoaded", openWideFolds);
+  window.addEventListener("resize", openWideFolds);
 
   document.addEventListener("DOMContentLoaded", dismissToasts);
   document.addEventListener("htmx:oobAfterSwap", dismissToasts);
