@@ -118,3 +118,14 @@ def record_failure(email: str) -> None:
 def slow_down(verdict: Verdict) -> None:
     if verdict.slow_down > 0:
         sleep(verdict.slow_down)
+
+
+def guard(email: str) -> None:
+    """Before a password is checked outside the sign-in page (a password change): the same counts
+    as sign-in, so guesses there use up the same allowance. Raises 429 with Retry-After."""
+    from werkzeug.exceptions import TooManyRequests
+
+    verdict = check(email)
+    if verdict.retry_after is not None:
+        raise TooManyRequests(retry_after=verdict.retry_after)
+    slow_down(verdict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dashboard.auth import throttle
 from dashboard.auth.sessions import end_sessions
 from dashboard.extensions import db
 from dashboard.models.pos import User
@@ -37,8 +38,12 @@ def change_password(user: User, data: dict[str, Any]) -> None:
     new = data.get("new_password")
     if not isinstance(current, str) or not current:
         errors.add("current_password", MSG_CURRENT_REQUIRED)
-    elif not user.check_password(current):
-        errors.add("current_password", MSG_CURRENT_WRONG)
+    else:
+        # Counted like sign-in: a stolen session cannot guess at the password (429 once over).
+        throttle.guard(user.email)
+        if not user.check_password(current):
+            throttle.record_failure(user.email)
+            errors.add("current_password", MSG_CURRENT_WRONG)
     password_errors(new, None, errors, field="new_password")
     confirm = data.get("new_password_confirm")
     if "new_password" not in errors.errors and confirm is not None and confirm != new:

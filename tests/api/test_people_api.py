@@ -248,3 +248,22 @@ def test_expired_and_withdrawn_invitations(app, owner_api, client, tenant):
     assert owner_api.delete(MEMBERS + member["id"] + "/").status_code == 204
     assert client.get(f"/join/{fresh}").status_code == 404
     assert client.get("/join/garbage").status_code == 404
+
+
+def test_guessing_the_current_password_is_throttled_like_sign_in(app_factory):
+    application = app_factory(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per 5 minutes")
+    with application.app_context():
+        from tests.conftest import Factory
+
+        factory = Factory(application)
+        business = factory.business("Throttle Shop")
+        user = factory.user(business, email="guess@example.com")
+        client = application.test_client()
+        assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        wrong = {"current_password": "guess", "new_password": "another-password"}
+        assert [client.post("/api/me/password", json=wrong).status_code for _ in range(3)] == [400] * 3
+        refused = client.post("/api/me/password", json={**wrong, "current_password": PASSWORD})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert refused.is_json
+        db.session.expire_all()
+        assert db.session.get(User, user.id).check_password(PASSWORD)  # unchanged
