@@ -144,6 +144,8 @@ class Config:
     # dashboard/exports/fonts/ (then Debian's /usr/share/fonts/truetype/dejavu).
     PDF_FONT_DIR = os.environ.get("PDF_FONT_DIR", "")
     DOWNLOAD_LINK_TTL_DAYS = _int("DOWNLOAD_LINK_TTL_DAYS", 7)
+    # How long an invitation link (People page, /api/business/members/) lets its person join.
+    INVITATION_DAYS = _int("INVITATION_DAYS", 7)
     # How long a worker may reuse a business's statistics while its history counts stay the same
     # (services/statistics.py); 0 computes them on every request.
     STATISTICS_CACHE_SECONDS = _int("STATISTICS_CACHE_SECONDS", 30)
