@@ -48,7 +48,22 @@ def index():
         failed_total=failed_page.total,
         overdue=[{"obj": s, "s": schedule_to_dict(s, now)} for s in overdue],
         upcoming=[{"obj": s, "s": schedule_to_dict(s, now)} for s in upcoming],
-        latest=[run_view(h) for h in history_service.recent_history(business, LATEST_SHOWN)],
+        latest=group_one_offs([run_view(h) for h in history_service.recent_history(business, LATEST_SHOWN)]),
         has_schedules=has_schedules is not None,
         since=since,
     )
+
+
+def group_one_offs(runs: list[dict]) -> list[dict]:
+    """The latest runs with one-off exports in a row gathered into one entry ("3 one-off
+    exports"): a list of "One-off export" six times over says nothing (issue 20)."""
+    groups: list[dict] = []
+    for run in runs:
+        if run["schedule_name"]:
+            groups.append({"run": run})
+        elif groups and "one_offs" in groups[-1]:
+            groups[-1]["one_offs"].append(run)
+        else:
+            groups.append({"one_offs": [run]})
+    # A lone one-off export is shown as a run like any other.
+    return [{"run": g["one_offs"][0]} if len(g.get("one_offs", ())) == 1 else g for g in groups]

@@ -24,7 +24,7 @@ from dashboard.services.schedule_words import PERIOD_FOR_FREQUENCY, period_for_f
 from dashboard.services.timezones import city, search_timezones, utc_offset
 from dashboard.services.validation import clean_email, is_timezone_name, validate_schedule_list_params
 from dashboard.tenancy import require_business
-from dashboard.web import forms
+from dashboard.web import forms, schedule_page
 from dashboard.web import schedule_form_help as help
 from dashboard.web.common import (
     ERROR,
@@ -43,6 +43,9 @@ from dashboard.web.pagination import paginate
 from dashboard.web.runs import runner
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
+# A schedule's own page and the retry of a run from its timeline (dashboard/web/schedule_page.py).
+bp.add_url_rule("/<uuid:schedule_id>", "page", schedule_page.page)
+bp.add_url_rule("/runs/<uuid:history_id>/rerun", "rerun_run", schedule_page.rerun, methods=["POST"])
 
 LIST_FILTERS = ("is_active", "export_type", "frequency", "search")
 
@@ -113,6 +116,13 @@ def _render_row(schedule: ExportSchedule, run: dict | None = None, status: int =
     return render_fragment("schedules/partials/_row.html", status=status, row=_row(schedule, run))
 
 
+def _row_or_page(schedule: ExportSchedule, run: dict | None = None):
+    """An action's answer: the list's row, or the schedule page's panel when it came from there."""
+    if schedule_page.is_page_target():
+        return schedule_page.render_panel(schedule)
+    return _render_row(schedule, run)
+
+
 def _back_to_list(message: str, level: str = SUCCESS):
     return redirect_with_toast(url_for("schedules.index"), message, level)
 
@@ -123,7 +133,7 @@ def activate(schedule_id: str):
     message = f"“{schedule.name}” is active again."
     if not is_htmx():
         return _back_to_list(message)
-    return toast(_render_row(schedule), message)
+    return toast(_row_or_page(schedule), message)
 
 
 @bp.route("/<schedule_id>/deactivate", methods=["POST"])
@@ -132,7 +142,7 @@ def deactivate(schedule_id: str):
     message = f"“{schedule.name}” is inactive: it will not run until you activate it."
     if not is_htmx():
         return _back_to_list(message)
-    return toast(_render_row(schedule), message)
+    return toast(_row_or_page(schedule), message)
 
 
 @bp.route("/<schedule_id>/delete", methods=["POST"])
@@ -141,7 +151,7 @@ def delete(schedule_id: str):
     name = schedule.name
     service.delete_schedule(schedule, current_user)
     message = f"“{name}” was deleted. Its past runs stay in the history."
-    if not is_htmx():
+    if not is_htmx() or schedule_page.is_page_target():
         return _back_to_list(message)
     # An empty answer swapped over the row removes it.
     return toast(vary_on_htmx(make_response("", 200)), message)
@@ -158,14 +168,14 @@ def _run_response(schedule: ExportSchedule, message: str, **options):
         text = " ".join(m for messages in exc.errors.values() for m in messages)
         if not is_htmx():
             return _back_to_list(text, ERROR)
-        return toast(_render_row(schedule), text, ERROR)
+        return toast(_row_or_page(schedule), text, ERROR)
     except NotPossible as exc:
         if not is_htmx():
             return _back_to_list(str(exc), ERROR)
-        return toast(_render_row(schedule), str(exc), ERROR)
+        return toast(_row_or_page(schedule), str(exc), ERROR)
     if not is_htmx():
         return redirect_with_toast(url_for("history.detail", history_id=history.id), message)
-    return toast(_render_row(schedule, run=run_view(history)), message)
+    return toast(_row_or_page(schedule, run=run_view(history)), message)
 
 
 @bp.route("/<schedule_id>/run", methods=["POST"])

@@ -99,6 +99,23 @@
     }
   });
 
+  // A row's menu closes when the person clicks elsewhere or presses Escape.
+  function closeMenus(except) {
+    document.querySelectorAll("details.row-menu[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest ? event.target.closest("details.row-menu") : null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var open = document.querySelector("details.row-menu[open]");
+    if (!open) return;
+    open.removeAttribute("open");
+    open.querySelector("summary").focus();
+  });
+
   // A timezone found by typing a city: picking it fills the box (and the preview follows).
   document.addEventListener("click", function (event) {
     var option = event.target.closest ? event.target.closest("[data-timezone]") : null;

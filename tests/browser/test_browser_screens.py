@@ -8,6 +8,7 @@ tests/artifacts/screenshots/ (kept out of git). Each page is also checked for wh
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -163,7 +164,10 @@ def test_screenshots_of_a_busy_dashboard(page, live_server):
     screenshot(page, "schedules")
     assert_fits(page)
 
-    page.locator("tr[data-schedule-name='Stock check, 2nd Tuesday']").get_by_role("link", name="Edit").click()
+    stock_check = page.locator("tr[data-schedule-name='Stock check, 2nd Tuesday']")
+    stock_check.get_by_text("More").click()
+    screenshot(page, "schedules-row-menu")
+    stock_check.get_by_role("link", name=re.compile("^Edit")).click()
     expect(page.get_by_label("Which")).to_have_value("2")
     expect(page.locator("[data-sentence]")).to_contain_text(
         "On the 2nd Tuesday of each month at 06:00 Europe/London"

@@ -107,6 +107,8 @@ ROUTES: dict[str, Route] = {
     "history.status": R(HISTORY_ID, "GET"),
     "history.download": R(HISTORY_ID, "GET"),
     "history.rerun": R(HISTORY_ID, "POST"),
+    "schedules.page": R(SCHEDULE_ID, "GET"),
+    "schedules.rerun_run": R(HISTORY_ID, "POST", why="retry or run again from a schedule's timeline"),
     # Owners' pages
     "statistics.index": R(OWNER_ONLY, "GET"),
     "settings.notifications": R(OWNER_ONLY, "GET", "POST"),
