@@ -301,24 +301,8 @@ class _Lifecycle:
 
 
 def _hand_back(history_ids) -> int:
-    """Put runs this worker is still executing back to PENDING, claim cleared: any poller on any
-    host starts them again at its next poll. The claim token changes, so the threads still running
-    them here can no longer write to them (their fenced writes fail) nor send their mail."""
-    from sqlalchemy import update
+    """Put runs this worker is still executing back to PENDING for any poller to start again
+    (`dashboard.automation.recovery.hand_back`); the number handed back."""
+    from dashboard.automation.recovery import hand_back
 
-    from dashboard.extensions import db
-    from dashboard.models.automation import STATUS_PENDING, STATUS_PROCESSING, ExportHistory
-
-    with db.engine.begin() as connection:
-        result = connection.execute(
-            update(ExportHistory)
-            .where(ExportHistory.id.in_(list(history_ids)), ExportHistory.status == STATUS_PROCESSING)
-            .values(
-                status=STATUS_PENDING,
-                claim_token=None,
-                started_at=None,
-                heartbeat_at=None,
-                progress=0,
-            )
-        )
-    return result.rowcount or 0
+    return hand_back(history_ids)

@@ -174,7 +174,6 @@ def seed_command(business_name, sales, if_empty, yes_i_know):
 
 def init_app(app: Flask) -> None:
     from dashboard.automation import commands as _automation_commands  # noqa: F401  (exports, scheduler)
-    from dashboard.exports import commands as _export_commands  # noqa: F401  (flask exports run)
 
     for group in (users_cli, demo_cli, exports_cli, scheduler_cli):
         app.cli.add_command(group)

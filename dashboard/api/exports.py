@@ -5,25 +5,16 @@ from __future__ import annotations
 from flask import jsonify
 
 from dashboard.api.common import api_blueprint, api_business, api_user, json_body, route
-from dashboard.automation.runner import ScheduledExportRunner
+from dashboard.models.automation import TRIGGER_API
 from dashboard.services.presenters import history_to_dict
-from dashboard.services.validation import validate_one_off_export
+from dashboard.services.runs import start_one_off_request
 
 bp = api_blueprint("api_exports", __name__, "/api/reports/exports")
 
 
 @route(bp, "/", ["POST"])
 def start_export():
-    request_data = validate_one_off_export(json_body())
-    history = ScheduledExportRunner().start_one_off_export(
-        api_business(),
-        api_user(),
-        request_data["export_type"],
-        request_data["format"],
-        request_data.get("filters") or {},
-        request_data["recipients"],
-        "API",
-    )
+    history = start_one_off_request(api_business(), api_user(), json_body(), TRIGGER_API)
     response = jsonify(history_to_dict(history, detail=True))
     response.status_code = 202
     return response

@@ -16,11 +16,11 @@ from dashboard.api.common import (
     error_body,
     route,
 )
-from dashboard.automation.runner import ScheduledExportRunner
 from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
-from dashboard.models.automation import SUCCESS_STATUSES, ExportHistory
+from dashboard.models.automation import SUCCESS_STATUSES, TRIGGER_API, ExportHistory
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import history as service
+from dashboard.services import runs as run_service
 from dashboard.services import statistics as statistics_service
 from dashboard.services.downloads import (
     STORAGE_RETRY_AFTER_SECONDS,
@@ -34,8 +34,6 @@ from dashboard.tenancy import role_required
 log = logging.getLogger(__name__)
 
 bp = api_blueprint("api_history", __name__, AUTOMATION_PREFIX + "/history")
-
-TRIGGER_API = "API"
 
 
 def _history_or_404(history_id: uuid.UUID) -> ExportHistory:
@@ -103,7 +101,7 @@ def download(id: uuid.UUID):
 
 @route(bp, "/<uuid:id>/rerun/", ["POST"])
 def rerun(id: uuid.UUID):
-    history = ScheduledExportRunner().rerun_history(_history_or_404(id), api_user(), TRIGGER_API)
+    history = run_service.rerun(_history_or_404(id), api_user(), TRIGGER_API)
     response = jsonify(history_to_dict(history, detail=True))
     response.status_code = 202
     return response

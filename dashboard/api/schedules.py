@@ -17,15 +17,13 @@ from dashboard.api.common import (
     paginate,
     route,
 )
-from dashboard.automation.runner import ScheduledExportRunner
-from dashboard.models.automation import ExportSchedule
+from dashboard.models.automation import TRIGGER_API, ExportSchedule
+from dashboard.services import runs as run_service
 from dashboard.services import schedules as service
 from dashboard.services.presenters import history_to_dict, schedule_to_dict
-from dashboard.services.validation import validate_schedule_list_params, validate_trigger
+from dashboard.services.validation import validate_schedule_list_params
 
 bp = api_blueprint("api_schedules", __name__, AUTOMATION_PREFIX + "/schedules")
-
-TRIGGER_API = "API"
 
 
 def _schedule_or_404(schedule_id: uuid.UUID) -> ExportSchedule:
@@ -112,12 +110,7 @@ def deactivate(id: uuid.UUID):
 @route(bp, "/<uuid:id>/trigger/", ["POST"])
 def trigger(id: uuid.UUID):
     schedule = _schedule_or_404(id)
-    options = validate_trigger(json_body(required=False))
-    history = ScheduledExportRunner().trigger_schedule(
-        schedule,
-        api_user(),
-        TRIGGER_API,
-        send_email=options["send_email"],
-        override_recipients=options["override_recipients"],
+    history = run_service.trigger_schedule_request(
+        schedule, api_user(), json_body(required=False), TRIGGER_API
     )
     return _created(history_to_dict(history, detail=True), 202)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,7 +26,10 @@ from dashboard.models.types import GUID, JSONType, UTCDateTime, new_uuid, utcnow
 EXPORT_TYPES = ("SALES", "CUSTOMERS", "INVENTORY", "AUDIT_LOGS")
 FORMATS = ("excel", "csv", "pdf")
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY")
-TRIGGERS = ("MANUAL", "SCHEDULED", "API")
+TRIGGER_MANUAL = "MANUAL"  # the pages and the CLI
+TRIGGER_SCHEDULED = "SCHEDULED"  # the scheduler
+TRIGGER_API = "API"  # the JSON API
+TRIGGERS = (TRIGGER_MANUAL, TRIGGER_SCHEDULED, TRIGGER_API)
 
 STATUS_PENDING = "PENDING"
 STATUS_PROCESSING = "PROCESSING"
@@ -189,6 +193,12 @@ class ExportHistory(db.Model):
     destination_delivery: Mapped[list] = mapped_column(JSONType(), default=list)
     error_message: Mapped[str] = mapped_column(Text, default="")
     error_traceback: Mapped[str] = mapped_column(Text, default="")
+    # What kind of failure (one of FAILURE_CATEGORIES), set where it happened; NULL unless FAILED.
+    failure_category: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # A test send ("Send a test"): mailed to its starter only, never the schedule's last run.
+    # No Python default: a Core INSERT then leaves the column out, so the code of an older schema's
+    # tests and imports keeps working; every run the code creates says it (history_rows).
+    is_test: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Runner bookkeeping
     occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -11,7 +11,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from dashboard.ops import cli_business, cli_pos, cli_skip, cli_users  # noqa: F401  (commands)
+    from dashboard.ops import cli_business, cli_pos, cli_runs, cli_skip, cli_users  # noqa: F401  (commands)
 
     app.cli.add_command(cli_pos.pos_cli)
     app.cli.add_command(cli_business.business_cli)

@@ -7,15 +7,15 @@ from typing import Any
 from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 
+from dashboard.models.automation import TRIGGER_MANUAL
 from dashboard.services import history as history_service
+from dashboard.services import runs as run_service
 from dashboard.services.errors import NotPossible, ValidationError
-from dashboard.services.validation import validate_one_off_export
 from dashboard.tenancy import require_business
 from dashboard.web import forms
 from dashboard.web.common import ERROR, is_htmx, redirect_with_toast, render_page, toast
 from dashboard.web.history import run_view
 from dashboard.web.limits import run_limited
-from dashboard.web.runs import runner
 from dashboard.web.schedules import form_choices
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
@@ -54,15 +54,8 @@ def new():
     business = require_business()
     values = forms.export_form_from_request(request.form)
     try:
-        cleaned = validate_one_off_export(forms.export_payload(values))
-        runner().start_one_off_export(
-            business,
-            current_user,
-            cleaned["export_type"],
-            cleaned["format"],
-            cleaned.get("filters") or {},
-            cleaned.get("recipients") or [],
-            "MANUAL",
+        history = run_service.start_one_off_request(
+            business, current_user, forms.export_payload(values), TRIGGER_MANUAL
         )
     except ValidationError as exc:
         return render_page(
@@ -71,9 +64,8 @@ def new():
     except NotPossible as exc:
         response = render_page("exports/new.html", "exports/partials/_panel.html", **_context(values))
         return toast(response, str(exc), ERROR)
-    mailed = (
-        f" It will be e-mailed to {', '.join(cleaned['recipients'])}." if cleaned.get("recipients") else ""
-    )
+    recipients = history.override_recipients or []
+    mailed = f" It will be e-mailed to {', '.join(recipients)}." if recipients else ""
     message = "Export started: it appears at the top of the list below." + mailed
     if not is_htmx():
         return redirect_with_toast(url_for("exports.new"), message)

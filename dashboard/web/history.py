@@ -21,10 +21,12 @@ from dashboard.models.automation import (
     STATUS_PENDING,
     STATUS_PROCESSING,
     STATUSES,
+    TRIGGER_MANUAL,
     TRIGGERS,
     ExportHistory,
 )
 from dashboard.services import history as service
+from dashboard.services import runs as run_service
 from dashboard.services import schedules as schedule_service
 from dashboard.services.downloads import (
     STORAGE_RETRY_AFTER_SECONDS,
@@ -45,7 +47,6 @@ from dashboard.web.common import (
     toast,
 )
 from dashboard.web.limits import run_limited
-from dashboard.web.runs import runner
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 
@@ -178,7 +179,7 @@ def detail(history_id: str):
 def rerun(history_id: str):
     history = _history_or_404(history_id)
     try:
-        new_run = runner().rerun_history(history, current_user, "MANUAL")
+        new_run = run_service.rerun(history, current_user, TRIGGER_MANUAL)
     except (NotPossible, ValidationError) as exc:
         message = _message(exc)
         if not is_htmx():

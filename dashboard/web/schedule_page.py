@@ -16,8 +16,9 @@ from flask import abort, request, url_for
 from flask_login import current_user
 
 from dashboard.extensions import db
-from dashboard.models.automation import ExportHistory, ExportSchedule
+from dashboard.models.automation import TRIGGER_MANUAL, ExportHistory, ExportSchedule
 from dashboard.services import history as history_service
+from dashboard.services import runs as run_service
 from dashboard.services import schedules as schedule_service
 from dashboard.services.errors import NotPossible, ValidationError
 from dashboard.services.presenters import schedule_to_dict
@@ -34,7 +35,6 @@ from dashboard.web.common import (
 )
 from dashboard.web.history import run_view
 from dashboard.web.limits import run_limited
-from dashboard.web.runs import runner
 
 PAGE_TARGET = "schedule-page"
 TIMELINE_SHOWN = 10
@@ -103,7 +103,7 @@ def rerun(history_id: str):
         back = url_for("history.detail", history_id=history.id)
     verb = "Retrying" if history.status == "FAILED" else "Running it again"
     try:
-        runner().rerun_history(history, current_user, "MANUAL")
+        run_service.rerun(history, current_user, TRIGGER_MANUAL)
     except (NotPossible, ValidationError) as exc:
         message = (
             " ".join(m for ms in exc.errors.values() for m in ms)

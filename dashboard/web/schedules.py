@@ -1,6 +1,6 @@
 """Schedules: the list (filters and search in place), row actions, and the create/edit form.
 
-Every route parses the form, calls `dashboard.services.schedules` (or the runner) and renders. The
+Every route parses the form, calls `dashboard.services.schedules` (or `services.runs`) and renders. The
 form's parts re-render through htmx: the day fields follow the frequency, the filters follow the
 export type, the preview of the next five runs follows every timing change, and each recipient is
 checked as it is typed, all with the services' own validation and words.
@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, make_response, request, url_for
 from flask_login import current_user, login_required
 
-from dashboard.models.automation import ExportSchedule
+from dashboard.models.automation import TRIGGER_MANUAL, ExportSchedule
 from dashboard.services import presets as preset_service
+from dashboard.services import runs as run_service
 from dashboard.services import schedules as service
 from dashboard.services.errors import ErrorCollector, NotPossible, ValidationError
 from dashboard.services.presenters import schedule_to_dict
@@ -40,7 +41,6 @@ from dashboard.web.common import (
 from dashboard.web.history import run_view
 from dashboard.web.limits import run_limited
 from dashboard.web.pagination import paginate
-from dashboard.web.runs import runner
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 # A schedule's own page and the retry of a run from its timeline (dashboard/web/schedule_page.py).
@@ -157,13 +157,9 @@ def delete(schedule_id: str):
     return toast(vary_on_htmx(make_response("", 200)), message)
 
 
-def _trigger(schedule: ExportSchedule, **options):
-    return runner().trigger_schedule(schedule, current_user, "MANUAL", **options)
-
-
-def _run_response(schedule: ExportSchedule, message: str, **options):
+def _run_response(schedule: ExportSchedule, message: str, start):
     try:
-        history = _trigger(schedule, **options)
+        history = start(schedule, current_user)
     except ValidationError as exc:
         text = " ".join(m for messages in exc.errors.values() for m in messages)
         if not is_htmx():
@@ -182,7 +178,11 @@ def _run_response(schedule: ExportSchedule, message: str, **options):
 @run_limited
 def run_now(schedule_id: str):
     schedule = _schedule_or_404(schedule_id)
-    return _run_response(schedule, f"“{schedule.name}” is running now; its status shows on the row.")
+    return _run_response(
+        schedule,
+        f"“{schedule.name}” is running now; its status shows on the row.",
+        lambda schedule, user: run_service.trigger_schedule(schedule, user, TRIGGER_MANUAL),
+    )
 
 
 @bp.route("/<schedule_id>/test", methods=["POST"])
@@ -192,8 +192,7 @@ def send_test(schedule_id: str):
     return _run_response(
         schedule,
         f"A test of “{schedule.name}” is on its way to {current_user.email} only.",
-        send_email=True,
-        override_recipients=[current_user.email],
+        run_service.send_test,
     )
 
 

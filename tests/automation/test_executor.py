@@ -16,6 +16,7 @@ from dashboard.automation.runner import ScheduledExportRunner
 from dashboard.extensions import db
 from dashboard.models import Business, ExportHistory, User
 from dashboard.models.types import utcnow
+from dashboard.services import runs
 from tests.automation.runner_helpers import (
     TEST_DATABASE_URL,
     add_products,
@@ -75,11 +76,8 @@ def test_sync_mode_runs_inline_in_a_fresh_context(app):
 
 def test_one_off_exports_return_at_once_and_never_exceed_the_pool(pool_app):
     business, user = _business()
-    runner = ScheduledExportRunner()
     started = time.monotonic()
-    made = [
-        runner.start_one_off_export(business, user, "INVENTORY", "csv", {}, [], "MANUAL") for _ in range(6)
-    ]
+    made = [runs.start_one_off_export(business, user, "INVENTORY", "csv", {}, [], "MANUAL") for _ in range(6)]
     assert time.monotonic() - started < 10
     ids = [h.id for h in made]
     pool = executor.get_executor()
@@ -109,7 +107,7 @@ def test_a_run_whose_claim_is_taken_stops_at_its_next_progress(pool_app):
         next_run_at=None,
     )
     pool_app.config["EXPORT_STALE_SECONDS"] = 1  # heartbeat every 0.25 s
-    history = ScheduledExportRunner().trigger_schedule(schedule, user, "MANUAL")
+    history = runs.trigger_schedule(schedule, user, "MANUAL")
 
     def running():
         db.session.expire_all()

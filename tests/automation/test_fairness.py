@@ -20,6 +20,7 @@ from dashboard.automation.runner import ScheduledExportRunner
 from dashboard.extensions import db
 from dashboard.models import Business, ExportHistory
 from dashboard.models.types import utcnow
+from dashboard.services import runs
 from tests.automation.runner_helpers import TEST_DATABASE_URL, add_products, make_schedule
 
 
@@ -202,9 +203,8 @@ def test_a_pool_process_never_queues_more_than_its_free_workers(file_app):
     with app.app_context():
         try:
             shop = _business("Burst")
-            runner = ScheduledExportRunner()
             for _ in range(6):
-                runner.start_one_off_export(shop, None, "INVENTORY", "csv", {}, [], "API")
+                runs.start_one_off_export(shop, None, "INVENTORY", "csv", {}, [], "API")
                 assert len(executor.get_executor().tracked()) <= 2
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -223,10 +223,8 @@ def test_a_pool_process_never_queues_more_than_its_free_workers(file_app):
 def test_the_queue_cap_is_exact_when_requests_race(file_app, monkeypatch):
     """Eight requests at once against a cap of three: three runs, five refusals, whatever the
     interleaving (SQLite's write lock, PostgreSQL's advisory lock per business)."""
-    import dashboard.automation.runner as runner_module
-
     app = file_app(EXPORT_MAX_QUEUED_PER_BUSINESS=3, EXPORT_MAX_CONCURRENT_PER_BUSINESS=1)
-    real_audit = runner_module.record_audit
+    real_audit = runs.record_audit
 
     def slow_audit(*args, **kwargs):
         # Widen the window between the count and the commit, where an unlocked check lets every
@@ -234,7 +232,7 @@ def test_the_queue_cap_is_exact_when_requests_race(file_app, monkeypatch):
         time.sleep(0.1)
         return real_audit(*args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "record_audit", slow_audit)
+    monkeypatch.setattr(runs, "record_audit", slow_audit)
     with app.app_context():
         shop = _business("Racing")
         # A run in progress: nothing of this business can start, so every new run stays PENDING.
@@ -249,9 +247,7 @@ def test_the_queue_cap_is_exact_when_requests_race(file_app, monkeypatch):
             business = db.session.get(Business, shop_id)
             barrier.wait()
             try:
-                ScheduledExportRunner().start_one_off_export(
-                    business, None, "INVENTORY", "csv", {}, [], "API"
-                )
+                runs.start_one_off_export(business, None, "INVENTORY", "csv", {}, [], "API")
                 outcomes.append("accepted")
             except fairness.QueueFull as exc:
                 assert exc.retry_after > 0

@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 
 from dashboard.automation import jobs
 from dashboard.automation.calculator import ScheduleCalculator
+from dashboard.automation.execution import _Run
 from dashboard.automation.runner import (
     INTERRUPTED_MESSAGE,
     NEVER_STARTED_MESSAGE,
     POLL_COLUMNS,
     ScheduledExportRunner,
-    _Run,
     describe_error,
     retry_delay_seconds,
 )
@@ -26,6 +26,7 @@ from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportSchedule
 from dashboard.models.types import utcnow
+from dashboard.services import runs
 from tests.automation.runner_helpers import TEST_DATABASE_URL, histories, make_schedule, utc
 
 BAD_SALES_FILTERS = {"start_date": "2024-02-30", "end_date": "2024-03-01"}  # no such day
@@ -167,7 +168,7 @@ def test_retry_delay_is_exponential_with_jitter():
 def test_failures_older_than_a_day_and_manual_failures_are_not_retried(app, shop):
     runner = ScheduledExportRunner()
     schedule = make_schedule(shop.business, export_type="SALES", filters=BAD_SALES_FILTERS, next_run_at=None)
-    manual = runner.trigger_schedule(schedule, shop.manager, "MANUAL")
+    manual = runs.trigger_schedule(schedule, shop.manager, "MANUAL")
     assert manual.status == "FAILED" and manual.next_retry_at is None
     old = ExportHistory(
         business_id=shop.business.id,
@@ -215,7 +216,7 @@ def test_storage_failure_fails_the_run_and_leaves_no_file(app, shop, tmp_path):
 def test_trigger_runs_inactive_schedule_sets_last_run_keeps_next_run(shop):
     next_run = utc(2030, 1, 1, 8, 0)
     schedule = make_schedule(shop.business, shop.owner, is_active=False, next_run_at=next_run)
-    history = ScheduledExportRunner().trigger_schedule(
+    history = runs.trigger_schedule(
         schedule, shop.manager, "API", send_email=False, override_recipients=["boss@example.com"]
     )
     assert history.status == "COMPLETED" and history.trigger == "API"
@@ -232,8 +233,7 @@ def test_rerun_covers_the_same_period(shop):
     schedule = make_schedule(
         shop.business, export_type="SALES", filters={"date_range": "previous_month"}, next_run_at=None
     )
-    runner = ScheduledExportRunner()
-    original = runner.trigger_schedule(schedule, shop.owner, "MANUAL")
+    original = runs.trigger_schedule(schedule, shop.owner, "MANUAL")
     assert original.status == "COMPLETED", original.error_message
     applied = original.filters_applied
     assert applied["date_range"] == "previous_month" and applied["start_date"] and applied["end_date"]
@@ -242,7 +242,7 @@ def test_rerun_covers_the_same_period(shop):
     original.filters_applied = pinned
     db.session.commit()
 
-    rerun = runner.rerun_history(original, shop.manager, "API")
+    rerun = runs.rerun(original, shop.manager, "API")
 
     assert rerun.id != original.id and rerun.status == "COMPLETED", rerun.error_message
     assert rerun.attempt == 1 and rerun.retry_of_id is None and rerun.trigger == "API"
@@ -255,7 +255,7 @@ def test_rerun_covers_the_same_period(shop):
 
 
 def test_one_off_export(shop):
-    history = ScheduledExportRunner().start_one_off_export(
+    history = runs.start_one_off_export(
         shop.business,
         shop.manager,
         "INVENTORY",
@@ -289,7 +289,7 @@ def test_skip_if_empty_completes_with_zero_records(shop):
         recipients=["someone@example.com"],
         next_run_at=None,
     )
-    history = ScheduledExportRunner().trigger_schedule(schedule, shop.owner, "MANUAL")
+    history = runs.trigger_schedule(schedule, shop.owner, "MANUAL")
     assert history.status == "COMPLETED" and history.record_count == 0
     assert history.email_sent is False
 

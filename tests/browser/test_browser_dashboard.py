@@ -187,17 +187,13 @@ def test_manager_does_not_see_statistics_and_gets_403(page, live_server):
 def _finished_one_off_export(live_server):
     """A CSV export run by the runner's workers, waited for; returns its signed e-mail link."""
     from dashboard.automation.links import make_download_url
-    from dashboard.automation.runner import ScheduledExportRunner
     from dashboard.extensions import db
     from dashboard.models import Business, ExportHistory
+    from dashboard.services import runs
 
     with live_server.app_context():
         business = db.session.query(Business).filter_by(name=live_server.people.business_name).one()
-        history_id = (
-            ScheduledExportRunner()
-            .start_one_off_export(business, None, "CUSTOMERS", "csv", {}, [], "MANUAL")
-            .id
-        )
+        history_id = runs.start_one_off_export(business, None, "CUSTOMERS", "csv", {}, [], "MANUAL").id
         for _ in range(300):
             db.session.expire_all()
             history = db.session.get(ExportHistory, history_id)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert, update
 
-from dashboard.automation.runner import _claim_durability
+from dashboard.automation.claiming import claim_durability
 from dashboard.extensions import db
 from dashboard.models import ExportHistory
 from dashboard.services.history import (
@@ -76,12 +76,12 @@ def test_claims_commit_without_waiting_for_the_wal_and_give_the_setting_back(app
             "synchronous_commit is PostgreSQL's; SQLite's WAL + synchronous=NORMAL is set per connection"
         )
     with db.engine.connect() as connection:
-        with _claim_durability(connection):
+        with claim_durability(connection):
             assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
             connection.rollback()
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
         connection.rollback()
-        with pytest.raises(RuntimeError), _claim_durability(connection):
+        with pytest.raises(RuntimeError), claim_durability(connection):
             raise RuntimeError("a claim failed half way")
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
 

@@ -26,6 +26,7 @@ from dashboard.exports.registry import get_dataset
 from dashboard.exports.service import generate_export
 from dashboard.extensions import db
 from dashboard.models import AuditLog, Customer, ExportHistory, ExportSchedule, Product, Sale, User
+from dashboard.services import runs
 from tests.security.security_helpers import MEASURED, bearer, login, make_run, store_file
 
 API = "/api/reports/automation"
@@ -396,7 +397,6 @@ def test_mail_header_fields_with_line_breaks_are_refused_by_validation(app, worl
 def test_mail_headers_stay_clean_even_when_stored_values_hold_line_breaks(app, world, smtp_server):
     """Defence in depth: values written straight to the database (an old row, a bug elsewhere)
     still cannot add a header or a recipient."""
-    from dashboard.automation.runner import ScheduledExportRunner
     from dashboard.services import notifications
 
     a = world.a
@@ -415,7 +415,7 @@ def test_mail_headers_stay_clean_even_when_stored_values_hold_line_breaks(app, w
         schedule.export_type, schedule.format, schedule.filters = "INVENTORY", "csv", {}
         db.session.commit()
         smtp_server.received.clear()
-        history = ScheduledExportRunner().trigger_schedule(schedule, a.owner, "MANUAL")
+        history = runs.trigger_schedule(schedule, a.owner, "MANUAL")
         db.session.refresh(history)
         assert history.status in ("COMPLETED", "EMAILED"), history.error_message
         assert smtp_server.received, payload
@@ -573,7 +573,6 @@ def test_html_in_data_is_text_in_pdfs(app, factory, tmp_path):
 
 
 def test_html_in_names_and_messages_is_escaped_in_mails(app, world, smtp_server):
-    from dashboard.automation.runner import ScheduledExportRunner
     from dashboard.services import notifications
 
     a = world.a
@@ -593,7 +592,7 @@ def test_html_in_names_and_messages_is_escaped_in_mails(app, world, smtp_server)
         schedule.recipients = ["books@example.com"]
         db.session.commit()
         smtp_server.received.clear()
-        history = ScheduledExportRunner().trigger_schedule(schedule, a.owner, "MANUAL")
+        history = runs.trigger_schedule(schedule, a.owner, "MANUAL")
         db.session.refresh(history)
         assert history.status in ("COMPLETED", "EMAILED"), history.error_message
         assert len(smtp_server.received) == 1

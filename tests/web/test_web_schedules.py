@@ -171,6 +171,10 @@ def test_send_a_test_to_me_runs_it_for_me_only(owner, tenant, make_schedule):
     assert run.override_recipients == [tenant.owner.email]
     assert run.send_email is True
     assert tenant.owner.email in _toast(response)["message"]
+    # A test send is marked as one (its mail says "[Test]") and is not the schedule's last run.
+    assert run.is_test is True
+    db.session.refresh(schedule)
+    assert schedule.last_run_at is None
 
 
 # --------------------------------------------------------------------------------------------
