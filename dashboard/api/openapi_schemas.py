@@ -11,7 +11,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
-from dashboard.models.automation import EXPORT_TYPES, FORMATS, STATUSES, TRIGGERS
+from dashboard.models.automation import EXPORT_TYPES, FAILURE_CATEGORIES, FORMATS, STATUSES, TRIGGERS
 from dashboard.services.field_sets import (
     HISTORY_QUERY,
     NOTIFICATIONS,
@@ -235,6 +235,11 @@ _HISTORY_PROPERTIES: dict[str, Any] = {
         "description": "Each of the schedule's destinations besides e-mail, in order (contract section 6).",
     },
     "error_message": {"type": "string"},
+    "failure_category": {
+        "type": ["string", "null"],
+        "enum": [*FAILURE_CATEGORIES, None],
+        "description": "What kind of failure a FAILED run had; null otherwise.",
+    },
     "created_at": _DATETIME,
     "download_url": {
         "type": ["string", "null"],

@@ -29,6 +29,7 @@ from dashboard.automation.execution import deliver
 from dashboard.automation.history_rows import history_row, history_row_json, naive_utc
 from dashboard.extensions import db
 from dashboard.models.automation import (
+    FAILURE_SETTINGS,
     STATUS_FAILED,
     TRIGGER_SCHEDULED,
     ExportHistory,
@@ -268,6 +269,7 @@ def claim_one(connection: Connection, row, now: datetime) -> str:
             started_at=now,
             completed_at=now,
             error_message=f"The schedule's timing is not valid ({error}); edit the schedule to run it again.",
+            failure_category=FAILURE_SETTINGS,
         )
     # Core statements (prepared once) rather than an ORM object: the unit of work cost more
     # than the UPDATE and INSERT themselves (1,000 claims must take under a second).

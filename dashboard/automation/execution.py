@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dashboard import delivery
-from dashboard.automation.failures import describe_error
+from dashboard.automation.failures import STEP_EXPORT, STEP_STORE, categorize, describe_error
 from dashboard.automation.run_writes import ClaimLost, claim_run, config, fence, retry_time, write
 from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
@@ -181,6 +181,7 @@ class _Run:
         info: _RunInfo | None = None
         storage = None
         began = time.monotonic()
+        step: str | None = None  # where an exception came from, for its failure category
         try:
             info = self.load()
             if info is None:
@@ -199,6 +200,7 @@ class _Run:
             from dashboard.exports.service import generate_export
 
             workdir = tempfile.mkdtemp(prefix=f"{WORK_DIR_PREFIX}{self.history_id}-", dir=work_dir_root())
+            step = STEP_EXPORT
             result = generate_export(
                 info.business,
                 info.export_type,
@@ -213,6 +215,7 @@ class _Run:
             db.session.rollback()  # the exporter's reads are over
             self.beat(result.record_count)  # still ours? (cheap, and saves a pointless upload)
 
+            step = STEP_STORE
             storage = get_storage()
             stored_path = storage.save_export_file(
                 result.path,
@@ -222,6 +225,7 @@ class _Run:
                 created_at=info.created_at,
                 content_type=getattr(result, "content_type", None),
             )
+            step = None
             applied = dict(getattr(result, "filters_applied", None) or resolved)
             if resolved.get("date_range") and "date_range" not in applied:
                 applied["date_range"] = resolved["date_range"]
@@ -265,6 +269,7 @@ class _Run:
             failed = dict(
                 status=STATUS_FAILED,
                 error_message=describe_error(exc),
+                failure_category=categorize(exc, step),
                 error_traceback=traceback.format_exc()[-20000:],
                 completed_at=finished,
                 claim_token=None,

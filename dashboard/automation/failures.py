@@ -1,4 +1,9 @@
-"""What went wrong in a run, said for a business manager (the traceback is kept separately)."""
+"""What went wrong in a run: its category (stored on the run, from the exception's type and the
+step that raised it) and the sentences a business manager reads (the traceback is kept apart).
+
+Pages and mails word a failure from its stored category (`explain`), never by searching the
+message for words: a database error that mentions a "date" column is a database failure.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,70 @@ import errno
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.automation.storage import StorageError
+from dashboard.models.automation import (
+    FAILURE_DATA,
+    FAILURE_DATABASE,
+    FAILURE_INTERRUPTED,
+    FAILURE_MEMORY,
+    FAILURE_SETTINGS,
+    FAILURE_STORAGE,
+    FAILURE_TIMEOUT,
+    FAILURE_UNKNOWN,
+)
 from dashboard.services.errors import ValidationError
 
-__all__ = ["describe_error"]
+__all__ = ["STEP_EXPORT", "STEP_STORE", "categorize", "describe_error", "explain"]
+
+# The step of a run an exception came from, when its type alone does not say (`categorize`).
+STEP_EXPORT = "export"  # the exporter reading the data and writing the file
+STEP_STORE = "store"  # the file handed to the export storage
+
+# PostgreSQL's query_canceled: statement_timeout (or a cancel request) stopped the query.
+_SQLSTATE_QUERY_CANCELED = "57014"
+
+_EXPLANATIONS = {
+    FAILURE_SETTINGS: "The export's settings are not valid any more (for example its filters or date range).",
+    FAILURE_DATA: "The export file could not be made from the data.",
+    FAILURE_DATABASE: "The database could not be reached while the export ran.",
+    FAILURE_TIMEOUT: "The export took too long and was stopped.",
+    FAILURE_STORAGE: "The export file could not be saved: the file storage is full or unavailable.",
+    FAILURE_MEMORY: "The export ran out of memory: try a shorter period or the CSV format.",
+    FAILURE_INTERRUPTED: (
+        "The export was interrupted before it finished: the server restarted or the worker stopped responding."
+    ),
+    FAILURE_UNKNOWN: "The export could not be completed because of an unexpected error.",
+}
+
+
+def categorize(exc: BaseException, step: str | None = None) -> str:
+    """The failure category of `exc`, raised during `step` (STEP_EXPORT, STEP_STORE or None)."""
+    if isinstance(exc, ValidationError):
+        return FAILURE_SETTINGS
+    if isinstance(exc, StorageError):
+        return FAILURE_STORAGE
+    if isinstance(exc, MemoryError):
+        return FAILURE_MEMORY
+    if isinstance(exc, DBAPIError):
+        if getattr(exc.orig, "sqlstate", None) == _SQLSTATE_QUERY_CANCELED:
+            return FAILURE_TIMEOUT
+        return FAILURE_DATABASE
+    if isinstance(exc, OSError):
+        return FAILURE_STORAGE  # the work folder or the store: the file could not be written
+    if step == STEP_EXPORT:
+        return FAILURE_DATA
+    if step == STEP_STORE:
+        return FAILURE_STORAGE
+    return FAILURE_UNKNOWN
+
+
+def explain(category: str | None) -> str:
+    """A plain sentence for a failure category (pages and mails put the recorded message beside
+    it); an unknown or missing category reads as an unexpected error."""
+    return _EXPLANATIONS.get(category or FAILURE_UNKNOWN, _EXPLANATIONS[FAILURE_UNKNOWN])
 
 
 def describe_error(exc: BaseException) -> str:
-    """A sentence a business manager can read."""
+    """The run's recorded error message: what failed, in a sentence a manager can read."""
     if isinstance(exc, ValidationError):
         return f"The export's settings are not valid: {exc.summary()}"
     if isinstance(exc, StorageError):

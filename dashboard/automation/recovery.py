@@ -23,6 +23,7 @@ from dashboard.automation.history_rows import retry_row
 from dashboard.automation.run_writes import config, retry_time, write
 from dashboard.extensions import db
 from dashboard.models.automation import (
+    FAILURE_INTERRUPTED,
     STATUS_FAILED,
     STATUS_PENDING,
     STATUS_PROCESSING,
@@ -143,6 +144,7 @@ def recover_stale_runs(now: datetime | None = None) -> dict:
             .values(
                 status=STATUS_FAILED,
                 error_message=INTERRUPTED_MESSAGE,
+                failure_category=FAILURE_INTERRUPTED,
                 error_traceback="",
                 completed_at=now,
                 claim_token=None,

@@ -40,6 +40,27 @@ STATUSES = (STATUS_PENDING, STATUS_PROCESSING, STATUS_COMPLETED, STATUS_FAILED, 
 FINISHED_STATUSES = (STATUS_COMPLETED, STATUS_FAILED, STATUS_EMAILED)
 SUCCESS_STATUSES = (STATUS_COMPLETED, STATUS_EMAILED)
 
+# What kind of failure a FAILED run had (export_history.failure_category), decided where it
+# happened from the exception's type (dashboard/automation/failures.py), never from its message.
+FAILURE_SETTINGS = "settings"  # the export's settings are not valid (filters, dates, timing)
+FAILURE_DATA = "data"  # the exporter could not turn the business's data into the file
+FAILURE_DATABASE = "database"  # the database failed or could not be reached
+FAILURE_TIMEOUT = "timeout"  # a database statement ran past its time limit
+FAILURE_STORAGE = "storage"  # the file could not be written or stored (disk full, store down)
+FAILURE_MEMORY = "memory"  # the export ran out of memory
+FAILURE_INTERRUPTED = "interrupted"  # the worker stopped answering (stale-run recovery)
+FAILURE_UNKNOWN = "unknown"  # anything else (the traceback says what)
+FAILURE_CATEGORIES = (
+    FAILURE_SETTINGS,
+    FAILURE_DATA,
+    FAILURE_DATABASE,
+    FAILURE_TIMEOUT,
+    FAILURE_STORAGE,
+    FAILURE_MEMORY,
+    FAILURE_INTERRUPTED,
+    FAILURE_UNKNOWN,
+)
+
 
 def dedupe_emails(addresses) -> list[str]:
     """Addresses in order, without blanks and without case-insensitive repeats."""

@@ -308,6 +308,7 @@ def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, A
         "email_delivery": list(history.email_delivery or []),
         "destination_delivery": list(getattr(history, "destination_delivery", None) or []),
         "error_message": history.error_message,
+        "failure_category": history.failure_category,
         "attempt": history.attempt or 1,
         "retry_of": str(history.retry_of_id) if history.retry_of_id else None,
         "next_retry_at": iso_utc(history.next_retry_at),
