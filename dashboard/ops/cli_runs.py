@@ -16,12 +16,8 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from dashboard.automation.fairness import QueueFull
-from dashboard.automation.storage import StorageError, get_storage
 from dashboard.cli import exports_cli, fail, find_business
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, SUCCESS_STATUSES
-from dashboard.services.errors import ValidationError
-from dashboard.services.runs import run_export_now
 
 
 def _size(num_bytes: int) -> str:
@@ -48,6 +44,12 @@ def _size(num_bytes: int) -> str:
 @click.option("--pdf-max-rows", type=click.IntRange(min=1), default=None, help="Override PDF_MAX_ROWS.")
 def run_export_command(business_name, export_type, fmt, filters_json, out, pdf_max_rows):
     """Run one export now (a MANUAL run in the history) and write it to a file."""
+    # Imported here, not at start-up: every other `flask` command would pay for them.
+    from dashboard.automation.fairness import QueueFull
+    from dashboard.automation.storage import StorageError
+    from dashboard.services.errors import ValidationError
+    from dashboard.services.runs import run_export_now
+
     business = find_business(business_name)
     if business is None:
         fail(f"no business named {business_name!r}.")
@@ -95,6 +97,8 @@ def _target_dir(out: Path | None) -> Path:
 def _copy_out(stored_path: str, target: Path) -> None:
     """Copy the stored file to `target` through a temporary file beside it (renamed at the end),
     so an interrupted copy never leaves a half file under the asked name."""
+    from dashboard.automation.storage import get_storage
+
     fd, temporary = tempfile.mkstemp(prefix=".export-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as sink, get_storage().get_export_file(stored_path) as source:
