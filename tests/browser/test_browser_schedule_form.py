@@ -180,6 +180,7 @@ def test_fields_are_checked_as_they_change_and_a_failed_save_focuses_the_first(p
     expect(summary.nth(0)).to_contain_text("Name")
     expect(summary.nth(1)).to_contain_text("Hour")
     expect(page.get_by_label("Name")).to_be_focused()
+    expect(page.locator("#start-from")).to_have_count(0)  # the re-rendered form adds no second copy
     screenshot(page, "schedule-form-errors")
 
     # Fixing a field clears its error and its line of the summary; the last fix clears the summary.

@@ -116,6 +116,7 @@ def test_the_summary_lists_problems_in_the_form_s_order(owner):
     fields = re.findall(r'data-field="([^"]+)"', summary)
     assert fields == ["name", "filters.date_range", "hour", "timezone"], fields
     assert 'name="submitted" value="1"' in body
+    assert 'id="start-from"' not in body  # the problems come first; no second copy of the recipes
 
 
 def test_a_city_typed_in_the_timezone_box_is_saved_as_its_zone(owner, tenant):
