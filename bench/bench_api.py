@@ -361,7 +361,7 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
 
     from dashboard.extensions import db
     from dashboard.models.pos import Business
-    from dashboard.services import history
+    from dashboard.services import history, pages
     from dashboard.services import statistics as statistics_service
 
     app = _app(url)
@@ -389,7 +389,7 @@ def child_stats(kind: str, url: str, repeat: int, deep_page: int) -> None:
             ("statistics", lambda: statistics_service.statistics(large, now=datetime.now(UTC))),
             (
                 f"history list page {deep_page} filtered",
-                lambda: history.paginate(
+                lambda: pages.paginate(
                     history.list_runs_query(large, FILTERED),
                     deep_page,
                     20,

@@ -2,49 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from flask import Flask
 from flask_login import current_user
 
+from dashboard.core.display import date_display, datetime_display, mb_display, size_display
 from dashboard.htmx import htmx_source
 from dashboard.ops.version import app_version
 from dashboard.tenancy import current_business, current_membership, current_user_memberships
 
 
-def to_zone(value: datetime | None, tz_name: str | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(ZoneInfo(tz_name or "UTC"))
-    except Exception:
-        return value.astimezone(UTC)
-
-
-def format_local(value: datetime | None, tz_name: str | None = None, fmt: str = "%d %b %Y %H:%M") -> str:
-    if value is None:
-        return "—"
+def local_time(value: datetime | None, tz_name: str | None = None, *, weekday: bool = False) -> str:
+    """The `localtime` filter: "5 Dec 2026, 07:00 GMT" in `tz_name`, else the current business's
+    timezone (dashboard/core/display.py writes every time people read)."""
     if tz_name is None:
         business = current_business()
         tz_name = business.timezone if business else "UTC"
-    local = to_zone(value, tz_name)
-    return f"{local.strftime(fmt)} {local.tzname()}"
+    return datetime_display(value, tz_name, weekday=weekday)
 
 
-def format_utc(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def utc_time(value: datetime | None) -> str:
+    """The `utctime` filter: "5 Dec 2026, 07:00 UTC" (a page's times show it on hover)."""
+    return datetime_display(value, "UTC")
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters["localtime"] = format_local
-    app.jinja_env.filters["utctime"] = format_utc
+    app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["utctime"] = utc_time
+    app.jinja_env.filters["date_display"] = date_display
+    app.jinja_env.filters["size_display"] = size_display
+    app.jinja_env.filters["mb_display"] = mb_display
     htmx = htmx_source(app)
 
     @app.context_processor

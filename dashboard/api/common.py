@@ -24,10 +24,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.auth import bearer_token
 from dashboard.auth.tokens import membership_for_token
+from dashboard.core.errors import NON_FIELD, NotPossible, PageNotFound, ValidationError
 from dashboard.extensions import csrf, limiter
 from dashboard.models.pos import Business, Membership, User
-from dashboard.services import history as history_service
-from dashboard.services.errors import NON_FIELD, NotPossible, PageNotFound, ValidationError
+from dashboard.services import pages
 from dashboard.tenancy import current_membership
 
 AUTOMATION_PREFIX = "/api/reports/automation"
@@ -277,4 +277,4 @@ def _page_not_found(error: PageNotFound):
 
 def paginate(stmt, page: int, page_size: int, present: Callable[[Any], dict], count: int | None = None):
     """One page of a Select as {"count", "next", "previous", "results"} with absolute URLs."""
-    return jsonify(history_service.paginate(stmt, page, page_size, page_url, present, count=count))
+    return jsonify(pages.paginate(stmt, page, page_size, page_url, present, count=count))

@@ -18,9 +18,9 @@ from dashboard.api.common import (
     paginate,
     route,
 )
+from dashboard.core.errors import ErrorCollector
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import account, members, tokens
-from dashboard.services.errors import ErrorCollector
 from dashboard.services.validation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MSG_PAGE, MSG_PAGE_SIZE
 from dashboard.tenancy import role_required
 

@@ -12,6 +12,7 @@ import errno
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.automation.storage import StorageError
+from dashboard.core.errors import ValidationError
 from dashboard.models.automation import (
     FAILURE_DATA,
     FAILURE_DATABASE,
@@ -22,7 +23,6 @@ from dashboard.models.automation import (
     FAILURE_TIMEOUT,
     FAILURE_UNKNOWN,
 )
-from dashboard.services.errors import ValidationError
 
 __all__ = ["STEP_EXPORT", "STEP_STORE", "categorize", "describe_error", "explain"]
 

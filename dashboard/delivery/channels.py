@@ -41,8 +41,8 @@ from typing import ClassVar
 
 from sqlalchemy import select
 
+from dashboard.core.labels import content_type
 from dashboard.delivery import outbox
-from dashboard.delivery.display import CONTENT_TYPES
 from dashboard.extensions import db
 from dashboard.models.automation import MAIL_SENT, ExportHistory, MailMessage
 from dashboard.models.types import utcnow
@@ -77,7 +77,7 @@ def files_of(run: ExportHistory) -> list[RunFile]:
             file_name=run.file_name or "export",
             file_size=int(run.file_size or 0),
             path=run.file_path,
-            content_type=CONTENT_TYPES.get(run.format, "application/octet-stream"),
+            content_type=content_type(run.format),
         )
     ]
 

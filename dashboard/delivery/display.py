@@ -4,21 +4,18 @@ words a business manager acts on."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.core.display import date_display, datetime_display, period_display, zone_of
+from dashboard.core.display import size_display as size_display
+from dashboard.core.labels import CONTENT_TYPES, FORMAT_LABELS
+from dashboard.core.labels import EXPORT_TYPE_LABELS as TYPE_LABELS
 from dashboard.models.pos import Business
-from dashboard.services.presenters import file_size_display, local_display
 
-TYPE_LABELS = EXPORT_TYPE_LABELS
-__all__ = ["FORMAT_LABELS", "TYPE_LABELS", "CONTENT_TYPES", "TROUBLESHOOTING_STEPS"]
-
-CONTENT_TYPES = {
-    "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv",
-    "pdf": "application/pdf",
-}
+# The words and formats are dashboard/core's (one format for pages, mails and files); these
+# names are what the mail modules read.
+__all__ = ["FORMAT_LABELS", "TYPE_LABELS", "CONTENT_TYPES", "TROUBLESHOOTING_STEPS", "size_display"]
 
 # Troubleshooting steps, in words a business manager can act on.
 TROUBLESHOOTING_STEPS = [
@@ -31,50 +28,24 @@ TROUBLESHOOTING_STEPS = [
 
 
 def zone(business: Business) -> ZoneInfo:
-    try:
-        return ZoneInfo(business.timezone or "UTC")
-    except Exception:
-        return ZoneInfo("UTC")
+    """The business's timezone (UTC when its name cannot be loaded)."""
+    return zone_of(business.timezone)
 
 
-def local_time(value: datetime | None, business: Business, fmt: str | None = None) -> str:
-    """ "15 Mar 2024, 08:00 GMT" in the business's timezone (the pages' format)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    if fmt is None:
-        return local_display(value, business.timezone or "UTC")
-    local = value.astimezone(zone(business))
-    return f"{local.strftime(fmt)} {local.tzname()}"
+def local_time(value: datetime | None, business: Business, *, weekday: bool = False) -> str:
+    """ "5 Dec 2026, 07:00 GMT" in the business's timezone ("" for None)."""
+    return datetime_display(value, business.timezone, weekday=weekday)
 
 
 def local_date(value: datetime | None, business: Business) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(zone(business)).strftime("%d %b %Y").lstrip("0")
-
-
-def size_display(size: int | None) -> str:
-    return file_size_display(size)
+    """ "5 Dec 2026" in the business's timezone ("" for None)."""
+    return date_display(value, business.timezone)
 
 
 def period(filters: dict | None) -> str:
     """ "1 Mar 2024 – 7 Mar 2024" (or one date) from a run's date filters; "" without them."""
     filters = filters or {}
-    start, end = filters.get("start_date"), filters.get("end_date")
-
-    def nice(value) -> str:
-        try:
-            return date.fromisoformat(str(value)).strftime("%d %b %Y").lstrip("0")
-        except ValueError:
-            return str(value)
-
-    if start and end:
-        return nice(start) if start == end else f"{nice(start)} – {nice(end)}"
-    return ""
+    return period_display(filters.get("start_date"), filters.get("end_date"))
 
 
 def plain_error(message: str | None) -> str:

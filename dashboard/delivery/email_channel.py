@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from dashboard.core.labels import content_type
 from dashboard.delivery import outbox
 from dashboard.delivery.channels import Channel, RunFile, register
-from dashboard.delivery.display import CONTENT_TYPES
 from dashboard.delivery.email_sending import send_rows, sync_history_delivery
 from dashboard.delivery.outbox import KIND_EXPORT, KIND_FAILURE, KIND_SUCCESS
 from dashboard.delivery.recipients import (
@@ -170,4 +170,4 @@ class EmailDeliveryService:
 
     @staticmethod
     def _get_content_type(export_format: str) -> str:
-        return CONTENT_TYPES.get(export_format, "application/octet-stream")
+        return content_type(export_format)

@@ -17,6 +17,7 @@ from flask_mail import BadHeaderError, Message
 from sqlalchemy import select, update
 
 from dashboard.automation.storage import ExportFileNotFound, UnsafePathError, get_storage
+from dashboard.core.display import datetime_display
 from dashboard.delivery import mailer, outbox
 from dashboard.delivery.display import local_time
 from dashboard.delivery.outbox import KIND_EXPORT, KIND_QUOTA
@@ -120,7 +121,7 @@ def _refusal(row: MailMessage, domains: dict[uuid.UUID, list[str]]) -> str:
 
 def _hold_reason(business_id: uuid.UUID, limit: int, until: datetime) -> str:
     business = db.session.get(Business, business_id)
-    when = local_time(until, business) if business is not None else until.strftime("%d %b %Y, %H:%M UTC")
+    when = local_time(until, business) if business is not None else datetime_display(until, "UTC")
     return (
         f"Held: this business reached its daily limit of {limit} e-mails (a rolling 24 hours); "
         f"it will be sent from {when}."

@@ -11,9 +11,9 @@ from flask import current_app
 
 from dashboard.automation.links import link_expires_at, make_download_url
 from dashboard.base_url import external_base_url
+from dashboard.core.labels import TRIGGER_LABELS, content_type
 from dashboard.delivery import mailer
 from dashboard.delivery.display import (
-    CONTENT_TYPES,
     FORMAT_LABELS,
     TROUBLESHOOTING_STEPS,
     TYPE_LABELS,
@@ -28,7 +28,6 @@ from dashboard.exports.periods import period_label
 from dashboard.models.automation import ExportHistory, ExportNotificationSettings
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
-from dashboard.services.presenters import TRIGGER_LABELS
 
 
 @dataclass
@@ -155,7 +154,7 @@ def render_export_mail(history: ExportHistory, settings: ExportNotificationSetti
         attachment = {
             "path": history.file_path,
             "name": history.file_name,
-            "content_type": CONTENT_TYPES.get(history.format, "application/octet-stream"),
+            "content_type": content_type(history.format),
             "size": size,
         }
     return _content(subject, text, html, business, settings, attachment=attachment)

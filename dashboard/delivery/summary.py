@@ -115,7 +115,7 @@ def summary_figures(business: Business, start: datetime, end: datetime) -> dict:
         "by_type": [by_type[k] for k in sorted(by_type, key=lambda k: TYPE_LABELS.get(k, k))],
         "failures": [
             {
-                "when": local_time(f.created_at, business, "%a %d %b, %H:%M"),
+                "when": local_time(f.created_at, business, weekday=True),
                 "name": f.schedule_name or f"{TYPE_LABELS.get(f.export_type, f.export_type)} export",
                 "format_label": FORMAT_LABELS.get(f.format, f.format),
                 "error": plain_error(f.error_message),

@@ -20,8 +20,9 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dashboard.models.automation import EXPORT_TYPES, FORMATS
-from dashboard.services.errors import ErrorCollector, ValidationError
+from dashboard.core.display import date_display
+from dashboard.core.errors import ErrorCollector, ValidationError
+from dashboard.core.labels import EXPORT_TYPE_LABELS, EXPORT_TYPES, FORMATS
 
 
 class FilterValidationError(ValidationError):
@@ -54,13 +55,6 @@ FILTER_FIELDS: dict[str, dict[str, type]] = {
 # Types whose exports cover a period and therefore need one.
 PERIOD_TYPES = frozenset(t for t, fields in FILTER_FIELDS.items() if "date_range" in fields)
 
-FORMAT_LABELS: dict[str, str] = {"excel": "Excel", "csv": "CSV", "pdf": "PDF"}
-EXPORT_TYPE_LABELS: dict[str, str] = {
-    "SALES": "Sales",
-    "CUSTOMERS": "Customers",
-    "INVENTORY": "Inventory",
-    "AUDIT_LOGS": "Audit logs",
-}
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -290,4 +284,4 @@ def describe_filters(export_type: str, filters: dict) -> str:
 
 
 def _human_date(day: date) -> str:
-    return f"{day.day} {day.strftime('%b %Y')}"
+    return date_display(day)

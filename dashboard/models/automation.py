@@ -19,24 +19,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from dashboard.core.labels import (  # noqa: F401 (the stored names, for the code that reads the models)
+    EXPORT_TYPES,
+    FORMATS,
+    FREQUENCIES,
+    STATUSES,
+    TRIGGERS,
+)
 from dashboard.extensions import db
 from dashboard.models.pos import Business, Membership, User
 from dashboard.models.types import GUID, JSONType, UTCDateTime, new_uuid, utcnow
 
-EXPORT_TYPES = ("SALES", "CUSTOMERS", "INVENTORY", "AUDIT_LOGS")
-FORMATS = ("excel", "csv", "pdf")
-FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY")
+# The stored names are declared with their words in dashboard/core/labels.py; these constants name
+# the statuses the code tests for.
 TRIGGER_MANUAL = "MANUAL"  # the pages and the CLI
 TRIGGER_SCHEDULED = "SCHEDULED"  # the scheduler
 TRIGGER_API = "API"  # the JSON API
-TRIGGERS = (TRIGGER_MANUAL, TRIGGER_SCHEDULED, TRIGGER_API)
 
 STATUS_PENDING = "PENDING"
 STATUS_PROCESSING = "PROCESSING"
 STATUS_COMPLETED = "COMPLETED"
 STATUS_FAILED = "FAILED"
 STATUS_EMAILED = "EMAILED"
-STATUSES = (STATUS_PENDING, STATUS_PROCESSING, STATUS_COMPLETED, STATUS_FAILED, STATUS_EMAILED)
 FINISHED_STATUSES = (STATUS_COMPLETED, STATUS_FAILED, STATUS_EMAILED)
 SUCCESS_STATUSES = (STATUS_COMPLETED, STATUS_EMAILED)
 

@@ -47,7 +47,7 @@ def run_export_command(business_name, export_type, fmt, filters_json, out, pdf_m
     # Imported here, not at start-up: every other `flask` command would pay for them.
     from dashboard.automation.fairness import QueueFull
     from dashboard.automation.storage import StorageError
-    from dashboard.services.errors import ValidationError
+    from dashboard.core.errors import ValidationError
     from dashboard.services.runs import run_export_now
 
     business = find_business(business_name)

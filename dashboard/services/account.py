@@ -11,10 +11,10 @@ from typing import Any
 
 from dashboard.auth import throttle
 from dashboard.auth.sessions import end_sessions
+from dashboard.core.errors import ErrorCollector
 from dashboard.extensions import db
 from dashboard.models.pos import User
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import ErrorCollector
 from dashboard.services.invitations import password_errors
 from dashboard.services.members import reject_unknown
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from flask import current_app
 
+from dashboard.core.errors import ErrorCollector, ValidationError
 from dashboard.destinations.channels import CHANNELS, Channel, SendContext, get_channel
 from dashboard.destinations.content import DeliveryContent, FileLink
 from dashboard.destinations.errors import DestinationError, SecretUnreadable
 from dashboard.destinations.outbound import OutboundPolicy
 from dashboard.destinations.secrets import SecretBox, secret_box_for
-from dashboard.services.errors import ErrorCollector, ValidationError
 
 MAX_DESTINATIONS = 10
 KINDS: tuple[str, ...] = tuple(sorted(CHANNELS))

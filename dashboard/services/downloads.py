@@ -14,12 +14,11 @@ from typing import BinaryIO
 from flask import Response, has_request_context, request, send_file
 
 from dashboard.automation.storage import ExportFileNotFound, get_storage
-from dashboard.delivery.display import CONTENT_TYPES
+from dashboard.core.labels import content_type, file_extension
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory
 from dashboard.services.audit import record_audit
 
-EXTENSIONS = {"excel": "xlsx", "csv": "csv", "pdf": "pdf"}
 # When the file store does not answer (StorageUnavailable), every download door says so with 503
 # and this Retry-After: the file is not gone, and a person or a script should simply try again.
 STORAGE_RETRY_AFTER_SECONDS = 60
@@ -36,7 +35,7 @@ def safe_download_name(name: str | None, export_format: str) -> str:
     text = re.sub(r"[\x00-\x1f\x7f\"'\\/;:*?<>|]+", "_", text).strip(" ._")
     if not text:
         text = "export"
-    extension = EXTENSIONS.get(export_format, "")
+    extension = file_extension(export_format)
     if extension and not text.lower().endswith("." + extension):
         text = f"{text}.{extension}"
     return text[:150]
@@ -75,7 +74,7 @@ def send_export_file(history: ExportHistory, *, user_id, via: str, audit: bool =
         db.session.commit()
     response = send_file(
         source,
-        mimetype=CONTENT_TYPES.get(history.format, "application/octet-stream"),
+        mimetype=content_type(history.format),
         as_attachment=True,
         download_name=safe_download_name(history.file_name, history.format),
         max_age=0,

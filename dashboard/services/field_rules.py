@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dashboard.core.errors import NON_FIELD, ErrorCollector
 from dashboard.exports.filters import (
     DATE_RANGES,
     FILTER_FIELDS,
@@ -25,7 +26,6 @@ from dashboard.exports.filters import (
     FilterValidationError,
     validate_filters,
 )
-from dashboard.services.errors import NON_FIELD, ErrorCollector
 from dashboard.services.fields import BLANK, Field, Rule
 
 DAY_FIELDS: tuple[str, ...] = ("day_of_week", "day_of_month", "week_of_month")

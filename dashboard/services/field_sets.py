@@ -12,7 +12,8 @@ docstring for what each keyword means); nothing else needs to learn about it.
 
 from __future__ import annotations
 
-from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
 from dashboard.services import addresses
 from dashboard.services.field_rules import DAY_FIELDS, FILTERS_RULE, filter_properties, timing_rule
@@ -41,8 +42,6 @@ from dashboard.services.keyset import decode_cursor
 EMAIL_MESSAGE_MAX_LENGTH = 5000
 MAX_PREVIEW_COUNT = 50
 DEFAULT_PREVIEW_COUNT = 5
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 # Larger numbers are refused rather than guessed at (a page size is clamped to MAX_PAGE_SIZE).
 MAX_PAGE_NUMBER = 999_999_999
 

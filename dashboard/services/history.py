@@ -14,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import defer, joinedload
 
+from dashboard.core.pagination import clamp_page_size, is_past_the_end, offset_of
 from dashboard.extensions import db
 from dashboard.models.automation import (
     ExportHistory,
@@ -24,7 +24,6 @@ from dashboard.models.automation import (
 )
 from dashboard.models.history_counts import COUNTED_COLUMNS, REBUILD_SQL, ExportHistoryCount
 from dashboard.models.pos import Business, User
-from dashboard.services.errors import PageNotFound
 from dashboard.services.keyset import (
     Cursor,
     CursorPage,
@@ -32,7 +31,7 @@ from dashboard.services.keyset import (
     encode_cursor,
     neighbours_of_offset_page,
 )
-from dashboard.services.validation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from dashboard.services.pages import count_rows, page_items, past_the_end
 from dashboard.tenancy import get_scoped
 
 __all__ = [
@@ -43,8 +42,6 @@ __all__ = [
     "history_query",
     "list_runs_query",
     "local_day_start",
-    "page_items",
-    "paginate",
     "paginate_runs",
     "runs_page",
     "recent_history",
@@ -145,10 +142,6 @@ class ListedRun:
         self.schedule = SimpleNamespace(name=schedule_name) if schedule_name is not None else None
 
 
-def _count_rows(stmt: Select) -> int:
-    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-
-
 def count_history(business: Business, filters: dict[str, Any] | None = None) -> int:
     """How many runs `history_query(business, filters)` lists.
 
@@ -158,7 +151,7 @@ def count_history(business: Business, filters: dict[str, Any] | None = None) -> 
     """
     filters = filters or {}
     if any(filters.get(key) for key in ("schedule_id", "start_date", "end_date")):
-        return _count_rows(history_query(business, filters))
+        return count_rows(history_query(business, filters))
     stmt = select(func.coalesce(func.sum(ExportHistoryCount.runs), 0)).where(
         ExportHistoryCount.business_id == business.id
     )
@@ -196,85 +189,6 @@ def recent_history(business: Business, limit: int = 10) -> list[ExportHistory]:
     return list(db.session.scalars(history_query(business).limit(limit)))
 
 
-# From this offset on, a page's rows are found by id first (see page_items).
-DEFERRED_JOIN_OFFSET = 200
-
-
-def page_items(
-    stmt: Select, limit: int, offset: int, read_rows: Callable[[Select], list[Any]] | None = None
-) -> list[Any]:
-    """`limit` items of a Select from `offset` on, in the Select's order: objects of an ORM Select
-    of one entity, rows of a Select of columns (such as `list_runs_query`).
-
-    A deep page (page 500 is offset 9,980) is read in two steps: the ids of the page, from the
-    covering index alone (filters, order and the skipped rows all live there), then the page's
-    rows by id. In one step PostgreSQL fetched every skipped row from the table (10,000 heap rows
-    and a sort, for 20 shown). The id is the entity's one-column primary key, or a column Select's
-    first column when that is its table's primary key; anything else, and shallow pages, are read
-    in one step. `read_rows` reads a Select of columns (the caller knows it is one: working out
-    what a Select holds costs a tenth of a millisecond).
-    """
-    if read_rows is not None:
-        mapper, read = None, read_rows
-    else:
-        entities = stmt.column_descriptions
-        mapper = sa_inspect(entities[0]["entity"], raiseerr=False) if len(entities) == 1 else None
-    if mapper is not None:
-        key = mapper.primary_key[0] if len(mapper.primary_key) == 1 else None
-
-        def read(query: Select) -> list[Any]:
-            return list(db.session.scalars(query))
-
-    else:
-        first = stmt.selected_columns[0]
-        key = first if getattr(first, "primary_key", False) else None
-        if read_rows is None:
-
-            def read(query: Select) -> list[Any]:
-                return list(db.session.execute(query))
-
-    if offset < DEFERRED_JOIN_OFFSET or key is None:
-        return read(stmt.limit(limit).offset(offset))
-    ids = list(db.session.scalars(stmt.with_only_columns(key).limit(limit).offset(offset)))
-    if not ids:
-        return []
-    # The same Select (filters, order, loader options) narrowed to those ids: they come back in
-    # the page's order without sorting anything but themselves.
-    return read(stmt.where(key.in_(ids)))
-
-
-def paginate(
-    stmt: Select,
-    page: int,
-    page_size: int,
-    url_for_page: Callable[[int], str],
-    present: Callable[[Any], Any] | None = None,
-    count: int | None = None,
-) -> dict[str, Any]:
-    """{"count", "next", "previous", "results"} for one page of an ORM Select.
-
-    `url_for_page(n)` builds the absolute URL of page n (the caller keeps its other query
-    parameters); `present` turns each object into what `results` holds (default: the objects).
-    Page 1 of an empty list is an empty page; any other page past the end raises PageNotFound.
-    `page_size` is clamped to 1..100. `count`, when the caller knows it (`count_history`), saves
-    counting the Select's rows.
-    """
-    page = max(1, int(page))
-    page_size = max(1, min(int(page_size or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
-    if count is None:
-        count = _count_rows(stmt)
-    offset = (page - 1) * page_size
-    if page > 1 and offset >= count:
-        raise PageNotFound(f"Page {page} is past the end ({count} results).")
-    items = page_items(stmt, page_size, offset)
-    return {
-        "count": count,
-        "next": url_for_page(page + 1) if offset + page_size < count else None,
-        "previous": url_for_page(page - 1) if page > 1 else None,
-        "results": [present(item) for item in items] if present else items,
-    }
-
-
 def paginate_runs(
     stmt: Select,
     params: dict[str, Any],
@@ -286,7 +200,7 @@ def paginate_runs(
     by `params["cursor"]` when a link carried one, else by `params["page"]`. The next and
     previous links always carry cursors (see services/keyset.py): a client walking a list
     never pays for the rows it skipped. A page number past the end raises PageNotFound."""
-    page_size = max(1, min(int(params.get("page_size") or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    page_size = clamp_page_size(params.get("page_size"))
     found = runs_page(stmt, params.get("page") or 1, params.get("cursor"), page_size, count)
     return {
         "count": count,
@@ -313,9 +227,8 @@ def runs_page(stmt: Select, page: int, cursor: Cursor | None, page_size: int, co
     if cursor is not None:
         return cursor_page(stmt, cursor, page_size, read)
     page = max(1, int(page))
-    offset = (page - 1) * page_size
-    if page > 1 and offset >= count:
-        raise PageNotFound(f"Page {page} is past the end ({count} results).")
-    rows = page_items(stmt, page_size, offset, read)
+    if is_past_the_end(page, page_size, count):
+        raise past_the_end(page, count)
+    rows = page_items(stmt, page_size, offset_of(page, page_size), read)
     nxt, previous = neighbours_of_offset_page(stmt, rows, page, page_size, count)
     return CursorPage(rows, page, nxt, previous)

@@ -18,11 +18,11 @@ from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTime
 from sqlalchemy import select
 
 from dashboard.base_url import external_base_url
+from dashboard.core.errors import ErrorCollector
 from dashboard.delivery.mailer import OutgoingMessage, format_address, send_message, sender_address
 from dashboard.extensions import db
 from dashboard.models.pos import Membership, User
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import ErrorCollector
 
 log = logging.getLogger(__name__)
 

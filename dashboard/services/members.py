@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from dashboard.core.errors import ErrorCollector, NotPossible, ValidationError
 from dashboard.extensions import db
 from dashboard.models.pos import ROLE_OWNER, ROLES, ApiToken, Business, Membership, User
 from dashboard.models.types import utcnow
 from dashboard.services import invitations
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import ErrorCollector, NotPossible, ValidationError
 from dashboard.services.validation import MSG_UNKNOWN_FIELD, msg_bad_address, normalize_email
 
 MSG_ROLE = "Choose a role: " + " or ".join(ROLES) + "."

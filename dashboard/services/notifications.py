@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from dashboard.core.errors import StateConflict
 from dashboard.extensions import db
 from dashboard.models.automation import ExportNotificationSettings
 from dashboard.models.pos import AuditLog, Business, User
 from dashboard.services.addresses import msg_outside_domains, outside_domains
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import StateConflict
 from dashboard.services.presenters import iso_utc
 from dashboard.services.validation import NOTIFICATION_FIELDS, validate_notification_settings
 

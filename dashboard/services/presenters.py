@@ -1,16 +1,14 @@
 """What a schedule or a run looks like to people: the JSON API and the pages render these same dicts,
-so "In 2 hours", "Never run", "Overdue", "2m 15s" and "1.5 MB" are written in one place.
+so "In 2 hours", "Never run" and "Overdue" are written in one place ("2m 15s", "1.5 MB" and the
+words for stored names come from dashboard/core).
 
-Times are ISO 8601 UTC with a trailing "Z" (`iso_utc`). Sizes use 1,024-byte units written
-"KB"/"MB" (as the seed's examples and `ExportHistory.file_size_mb` do), so "1.5 MB" on a page and
-`file_size_mb == 1.5` agree.
+Times are ISO 8601 UTC with a trailing "Z" (`iso_utc`).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import humanize
 
@@ -21,28 +19,25 @@ from dashboard.automation.calculator import (
     next_occurrences,
     timing_of,
 )
-from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS, describe_filters
+from dashboard.core.display import duration_display, size_display
+from dashboard.core.labels import (
+    EXPORT_TYPE_LABELS,
+    FORMAT_LABELS,
+    FREQUENCY_LABELS,
+    STATUS_LABELS,
+    TRIGGER_LABELS,
+)
+from dashboard.exports.filters import describe_filters
 from dashboard.models.automation import (
-    STATUS_COMPLETED,
-    STATUS_EMAILED,
-    STATUS_FAILED,
-    STATUS_PENDING,
-    STATUS_PROCESSING,
     ExportHistory,
     ExportSchedule,
 )
 
 __all__ = [
-    "FREQUENCY_LABELS",
-    "STATUS_LABELS",
-    "TRIGGER_LABELS",
     "download_path",
-    "duration_display",
-    "file_size_display",
     "history_to_dict",
     "iso_utc",
     "last_run_display",
-    "local_display",
     "next_run_display",
     "occurrence_to_dict",
     "preview_to_dict",
@@ -52,16 +47,6 @@ __all__ = [
 ]
 
 NEXT_RUNS_COUNT = 5
-
-STATUS_LABELS: dict[str, str] = {
-    STATUS_PENDING: "Waiting",
-    STATUS_PROCESSING: "Running",
-    STATUS_COMPLETED: "Completed",
-    STATUS_EMAILED: "Emailed",
-    STATUS_FAILED: "Failed",
-}
-TRIGGER_LABELS: dict[str, str] = {"SCHEDULED": "Scheduled", "MANUAL": "Manual", "API": "API"}
-FREQUENCY_LABELS: dict[str, str] = {"DAILY": "Daily", "WEEKLY": "Weekly", "MONTHLY": "Monthly"}
 
 
 def _now(now: datetime | None) -> datetime:
@@ -81,17 +66,6 @@ def iso_utc(value: datetime | None) -> str | None:
 
 def _iso_local(value: datetime) -> str:
     return value.replace(microsecond=0).isoformat()
-
-
-def local_display(value: datetime | None, timezone: str) -> str:
-    """A time as a person in `timezone` reads it: "15 Mar 2024, 08:00 GMT" ("" for None)."""
-    if value is None:
-        return ""
-    try:
-        local = value.astimezone(ZoneInfo(timezone))
-    except (ValueError, OSError):
-        local = value.astimezone(UTC)
-    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
 def _capitalize(text: str) -> str:
@@ -229,34 +203,6 @@ def _filters_display(export_type: str, filters: dict | None) -> str:
 # History
 
 
-def duration_display(seconds: float | None) -> str | None:
-    """ "45s", "2m 15s", "1h 3m"; "<1s" under a second; None when not finished."""
-    if seconds is None:
-        return None
-    if seconds < 1:
-        return "<1s"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
-
-
-def file_size_display(size: int | None) -> str:
-    """ "1.5 MB", "500 KB", "900 bytes" (1,024-byte units, one decimal, ".0" dropped)."""
-    size = int(size or 0)
-    if size < 1024:
-        return "1 byte" if size == 1 else f"{size} bytes"
-    text = humanize.naturalsize(size, binary=True, format="%.1f")  # "1.5 MiB", "500.0 KiB"
-    number, unit = text.split(" ", 1)
-    if number.endswith(".0"):
-        number = number[:-2]
-    return f"{number} {unit.replace('iB', 'B')}"
-
-
 def download_path(history: ExportHistory) -> str | None:
     """The API download path when the file can be downloaded, else None."""
     if not history.is_downloadable:
@@ -291,7 +237,7 @@ def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, A
         "file_name": history.file_name,
         "file_size": history.file_size or 0,
         "file_size_mb": history.file_size_mb,
-        "file_size_display": file_size_display(history.file_size) if has_file else None,
+        "file_size_display": size_display(history.file_size) if has_file else None,
         "file_path": history.file_path,
         "download_url": download_path(history),
         "record_count": history.record_count or 0,

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from dashboard.core.errors import ErrorCollector, ValidationError
 from dashboard.exports.filters import FilterValidationError, validate_filters
 from dashboard.extensions import db
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
 from dashboard.models.pos import Business, Membership, User
 from dashboard.models.presets import SchedulePreset
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import ErrorCollector, ValidationError
 from dashboard.services.presenters import iso_utc
 from dashboard.services.validation import SCHEDULE_FIELDS, check_unknown_fields, clean_text
 from dashboard.tenancy import get_scoped

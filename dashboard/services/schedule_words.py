@@ -13,7 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 from dashboard.automation.calculator import WEEKDAY_NAMES
-from dashboard.exports.filters import DATE_RANGES, FORMAT_LABELS, date_range_bounds
+from dashboard.core.labels import FORMAT_LABELS
+from dashboard.exports.filters import DATE_RANGES, date_range_bounds
 
 # The period each frequency sends when nobody chose another: every record once, none twice.
 PERIOD_FOR_FREQUENCY: dict[str, str] = {

@@ -16,11 +16,11 @@ from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import selectinload
 
 from dashboard.automation.calculator import ScheduleCalculator, next_occurrences
+from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory, ExportSchedule
 from dashboard.models.pos import Business, User
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import ValidationError
 from dashboard.services.notifications import check_allowed_recipients
 from dashboard.services.presenters import iso_utc, preview_to_dict
 from dashboard.services.validation import (
@@ -250,7 +250,7 @@ def list_schedules(
     search: str | None = None,
 ) -> Select:
     """The business's schedules, filtered, ordered by name (case-insensitive) then id: a Select to
-    paginate (`history.paginate`) or to run with `db.session.scalars`."""
+    paginate (`pages.paginate`) or to run with `db.session.scalars`."""
     stmt = (
         select(ExportSchedule)
         .where(ExportSchedule.business_id == business.id)

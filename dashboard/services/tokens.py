@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 
 from dashboard.auth.tokens import new_token
+from dashboard.core.errors import ErrorCollector, NotPossible
 from dashboard.extensions import db
 from dashboard.models.pos import ApiToken, Business, Membership, User
 from dashboard.models.types import utcnow
 from dashboard.services.audit import record_audit
-from dashboard.services.errors import ErrorCollector, NotPossible
 from dashboard.services.members import reject_unknown
 
 MAX_NAME_LENGTH = 100

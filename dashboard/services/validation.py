@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboard.automation.calculator import Timing, timing_of
+from dashboard.core.errors import NON_FIELD, ErrorCollector, StateConflict
 from dashboard.exports.filters import FILTER_FIELDS
 from dashboard.services.cleaners import (
     DEFAULT_MAX_RECIPIENTS,
@@ -43,7 +44,6 @@ from dashboard.services.cleaners import (
     normalize_email,
     split_addresses,
 )
-from dashboard.services.errors import NON_FIELD, ErrorCollector, StateConflict
 from dashboard.services.field_rules import (
     DAY_FIELDS,
     MSG_MONTHLY_BOTH,

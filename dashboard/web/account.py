@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from dashboard.core.errors import ValidationError
 from dashboard.services import account, invitations
-from dashboard.services.errors import ValidationError
 from dashboard.tenancy import switch_business
 from dashboard.web.common import redirect_with_toast, render_page
 

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 
+from dashboard.core.display import date_display, mb_display
+
 
 @dataclass(frozen=True)
 class Rect:
@@ -116,7 +118,7 @@ def nice_ceiling(value: float) -> float:
 
 
 def _short_date(day: date) -> str:
-    return f"{day.day} {day.strftime('%b')}"
+    return date_display(day, year=False)
 
 
 def _as_date(value) -> date:
@@ -246,7 +248,7 @@ def size_chart(values: dict[str, float | None], labels: dict[str, str] | None = 
     rows = []
     for index, (key, value) in enumerate(values.items()):
         mb = float(value or 0)
-        text = _size_text(mb) if value else "no files"
+        text = mb_display(mb) if value else "no files"
         rows.append(
             SizeRow(
                 label=labels.get(key, key),
@@ -264,9 +266,3 @@ def size_chart(values: dict[str, float | None], labels: dict[str, str] | None = 
         row_height=row_height,
         rows=rows,
     )
-
-
-def _size_text(mb: float) -> str:
-    if mb < 1:
-        return f"{mb * 1024:.0f} KB" if mb * 1024 >= 1 else "< 1 KB"
-    return f"{mb:.2f} MB"

@@ -23,7 +23,8 @@ from dashboard.automation.links import (
     load_download_token,
 )
 from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
-from dashboard.delivery.display import FORMAT_LABELS, TYPE_LABELS, local_time, size_display
+from dashboard.core.display import datetime_display, size_display
+from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.exports.periods import period_label
 from dashboard.services.audit import is_member_of
 from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("downloads", __name__)
 
-EXTENSIONS = {"excel": "xlsx", "csv": "csv", "pdf": "pdf"}
 # Not a link state: the link is good but the file store did not answer (try again later).
 STORE_UNAVAILABLE = "store_unavailable"
 STATUS_FOR = {
@@ -75,17 +75,17 @@ def page(token: str):
         "downloads/page.html",
         token=token,
         file_name=history.file_name,
-        type_label=TYPE_LABELS.get(history.export_type, history.export_type),
+        type_label=EXPORT_TYPE_LABELS.get(history.export_type, history.export_type),
         period=period_label(history.filters_applied),
         format_label=FORMAT_LABELS.get(history.format, history.format),
         size_display=size_display(history.file_size),
         record_count=f"{history.record_count or 0:,}",
-        created_display=local_time(history.completed_at or history.created_at, business),
+        created_display=datetime_display(history.completed_at or history.created_at, business.timezone),
         business_name=business.name,
         schedule_name=history.schedule_name,
         truncated=bool(history.truncated and history.total_records),
         total_records=f"{history.total_records or 0:,}",
-        expires_display=local_time(download_link_expiry(token), business),
+        expires_display=datetime_display(download_link_expiry(token), business.timezone),
     )
     return _no_store(make_response(body, 200))
 

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 
+from dashboard.core.errors import NotPossible, ValidationError
 from dashboard.models.automation import TRIGGER_MANUAL
 from dashboard.services import history as history_service
 from dashboard.services import runs as run_service
-from dashboard.services.errors import NotPossible, ValidationError
 from dashboard.tenancy import require_business
 from dashboard.web import forms
 from dashboard.web.common import ERROR, is_htmx, redirect_with_toast, render_page, toast

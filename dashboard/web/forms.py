@@ -20,9 +20,10 @@ from flask import session
 from werkzeug.datastructures import MultiDict
 
 from dashboard.automation.calculator import WEEKDAY_NAMES
-from dashboard.exports.filters import DATE_RANGES, EXPORT_TYPE_LABELS, FILTER_FIELDS, FORMAT_LABELS
+from dashboard.core.errors import ErrorCollector
+from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.exports.filters import DATE_RANGES, FILTER_FIELDS
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
-from dashboard.services.errors import ErrorCollector
 from dashboard.services.schedule_words import period_for_frequency
 from dashboard.services.validation import (
     clean_email,

@@ -14,7 +14,8 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import ServiceUnavailable
 
 from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
-from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.core.errors import NotPossible, PageNotFound, ValidationError
+from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS, STATUS_LABELS, TRIGGER_LABELS
 from dashboard.models.automation import (
     EXPORT_TYPES,
     FORMATS,
@@ -33,9 +34,8 @@ from dashboard.services.downloads import (
     STORAGE_UNAVAILABLE_MESSAGE,
     send_export_file,
 )
-from dashboard.services.errors import NotPossible, PageNotFound, ValidationError
 from dashboard.services.keyset import CursorPage, encode_cursor
-from dashboard.services.presenters import STATUS_LABELS, TRIGGER_LABELS, history_to_dict
+from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
 from dashboard.tenancy import require_business
 from dashboard.web.common import (

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Blueprint, abort, request, url_for
 from flask_login import current_user, login_required
 
+from dashboard.core.errors import NotPossible, ValidationError
 from dashboard.models.pos import ROLES
 from dashboard.services import members, tokens
-from dashboard.services.errors import NotPossible, ValidationError
 from dashboard.tenancy import current_membership, require_business, role_required
 from dashboard.web.common import ERROR, is_htmx, redirect_with_toast, render_fragment, render_page, toast
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dashboard.core.errors import NON_FIELD, ValidationError
 from dashboard.exports.filters import FILTER_FIELDS
 from dashboard.models.pos import Business
 from dashboard.models.presets import SchedulePreset
 from dashboard.services import schedule_words
-from dashboard.services.errors import NON_FIELD, ValidationError
 from dashboard.services.recipes import Recipe
 from dashboard.services.timezones import resolve_timezone
 from dashboard.services.validation import validate_schedule

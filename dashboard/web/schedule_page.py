@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 from flask import abort, request, url_for
 from flask_login import current_user
 
+from dashboard.core.errors import NotPossible, ValidationError
 from dashboard.extensions import db
 from dashboard.models.automation import TRIGGER_MANUAL, ExportHistory, ExportSchedule
 from dashboard.services import history as history_service
 from dashboard.services import runs as run_service
 from dashboard.services import schedules as schedule_service
-from dashboard.services.errors import NotPossible, ValidationError
 from dashboard.services.presenters import schedule_to_dict
 from dashboard.services.schedule_words import schedule_sentence
 from dashboard.tenancy import require_business

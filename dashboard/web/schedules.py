@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, make_response, request, url_for
 from flask_login import current_user, login_required
 
+from dashboard.core.errors import ErrorCollector, NotPossible, ValidationError
 from dashboard.models.automation import TRIGGER_MANUAL, ExportSchedule
 from dashboard.services import presets as preset_service
 from dashboard.services import runs as run_service
 from dashboard.services import schedules as service
-from dashboard.services.errors import ErrorCollector, NotPossible, ValidationError
+from dashboard.services.pages import page_of
 from dashboard.services.presenters import schedule_to_dict
 from dashboard.services.recipes import get_recipe, list_recipes
 from dashboard.services.schedule_words import PERIOD_FOR_FREQUENCY, period_for_frequency
@@ -40,7 +41,6 @@ from dashboard.web.common import (
 )
 from dashboard.web.history import run_view
 from dashboard.web.limits import run_limited
-from dashboard.web.pagination import paginate
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 # A schedule's own page and the retry of a run from its timeline (dashboard/web/schedule_page.py).
@@ -87,7 +87,7 @@ def _list_context() -> dict[str, Any]:
         frequency=params["frequency"],
         search=params["search"],
     )
-    page = paginate(stmt, params["page"], 20)
+    page = page_of(stmt, params["page"], 20)
     args = {key: request.args.get(key) for key in LIST_FILTERS if request.args.get(key)}
     return {
         "business": business,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_login import login_required
 
-from dashboard.exports.filters import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
 from dashboard.services import statistics as service
 from dashboard.tenancy import require_business, role_required

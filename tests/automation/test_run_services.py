@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory
 from dashboard.services import runs
-from dashboard.services.errors import ValidationError
 from tests.automation.runner_helpers import make_schedule, utc
 
 

@@ -394,7 +394,7 @@ def test_schedule_deleted_before_its_claimed_run_starts(app, shop):
 @pytest.mark.nodb
 def test_error_descriptions_are_plain():
     from dashboard.automation.storage import StorageError
-    from dashboard.services.errors import ValidationError
+    from dashboard.core.errors import ValidationError
 
     assert describe_error(ValidationError({"filters.start_date": ["Enter a real date."]})).startswith(
         "The export's settings are not valid: filters.start_date"

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from dashboard.core.errors import ValidationError
 from dashboard.delivery import deliver_run_result, process_outbox
 from dashboard.extensions import db
 from dashboard.models import MailMessage
@@ -20,7 +21,6 @@ from dashboard.models.automation import ExportHistory
 from dashboard.models.types import utcnow
 from dashboard.services import notifications as notification_service
 from dashboard.services import schedules as schedule_service
-from dashboard.services.errors import ValidationError
 from tests.delivery.conftest import SmtpServer
 
 UNICODE_LOCAL = "müller@example.com"

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
+from dashboard.core.errors import ValidationError
 from dashboard.services.destinations import (
     plain_config,
     represent_destinations,
     validate_destinations,
 )
-from dashboard.services.errors import ValidationError
 
 from .servers import SftpServer
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from dashboard.core.errors import ValidationError
 from dashboard.exports.filters import (
     DATE_RANGES,
     FILTER_FIELDS,
@@ -16,7 +17,6 @@ from dashboard.exports.filters import (
     validate_export_request,
     validate_filters,
 )
-from dashboard.services.errors import ValidationError
 
 pytestmark = pytest.mark.nodb
 

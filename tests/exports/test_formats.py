@@ -318,7 +318,9 @@ def test_pdf(shop, tmp_path, export_type):
     assert result.record_count == result.total_records == expected["count"]
     text = read_pdf(result.path)
     assert "Café Zoë & Co" in text
-    assert "America/New_York" in text and "2 Apr 2024 11:00" in text  # generation time in business time
+    assert (
+        "America/New_York" in text and "2 Apr 2024, 11:00" in text
+    )  # generation time in business time (core display)
     for header in expected["headers"]:
         for word in header.split():
             assert word in text

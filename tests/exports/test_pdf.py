@@ -79,13 +79,13 @@ def test_every_page_repeats_the_header_row_and_says_page_x_of_y(tmp_path):
     for number, page in enumerate(pages, 1):
         assert len(HEADER_LINE.findall(page)) == 1, page  # once a page: at its top, never mid-page
         assert re.search(rf"Page {number} of {len(pages)}\b", page), page
-        assert "Café Zoë & Co · Sales export · 02 Apr 2024 13:05 CEST" in page  # the footer
+        assert "Café Zoë & Co · Sales export · 2 Apr 2024, 13:05 CEST" in page  # the footer
     # Every row once, in order.
     numbers = [line.split()[0] for page in pages for line in data_rows(page)]
     assert numbers == [f"R-{i:05d}" for i in range(200)]
     # The header block is on the first page only.
     assert "Period / filters: 1 Mar 2024 – 31 Mar 2024 (Previous month)" in pages[0]
-    assert "Generated: 02 Apr 2024 13:05 CEST (Europe/Warsaw) · Amounts in euros" in pages[0]
+    assert "Generated: 2 Apr 2024, 13:05 CEST (Europe/Warsaw) · Amounts in euros" in pages[0]
     assert "Records: 200" in pages[0]
     assert not any("Period / filters" in page for page in pages[1:])
 

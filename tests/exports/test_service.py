@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from dashboard.core.errors import ValidationError
 from dashboard.exports.registry import DATASETS, WRITERS, get_dataset
 from dashboard.exports.service import ExportResult, build_file_name, content_type_for, generate_export
 from dashboard.exports.writers.excel_writer import ExcelWriter
 from dashboard.extensions import db
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
 from dashboard.models.pos import Sale
-from dashboard.services.errors import ValidationError
 from tests.exports.conftest import ALL_PERIOD, ny, read_csv, read_pdf, read_xlsx, sheet_values
 
 

@@ -12,14 +12,8 @@ from sqlalchemy import insert, update
 from dashboard.automation.claiming import claim_durability
 from dashboard.extensions import db
 from dashboard.models import ExportHistory
-from dashboard.services.history import (
-    DEFERRED_JOIN_OFFSET,
-    ListedRun,
-    history_query,
-    list_runs_query,
-    page_items,
-    paginate,
-)
+from dashboard.services.history import ListedRun, history_query, list_runs_query
+from dashboard.services.pages import DEFERRED_JOIN_OFFSET, page_items, paginate
 from dashboard.services.presenters import history_to_dict
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -8,14 +8,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event
 
+from dashboard.core.errors import PageNotFound
 from dashboard.extensions import db
-from dashboard.services.errors import PageNotFound
-from dashboard.services.history import (
-    get_history,
-    history_query,
-    paginate,
-    recent_history,
-)
+from dashboard.services.history import get_history, history_query, recent_history
+from dashboard.services.pages import paginate
 from dashboard.services.presenters import history_to_dict, schedule_to_dict
 from dashboard.services.schedules import create_schedule
 from dashboard.services.statistics import statistics

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models import ExportNotificationSettings
-from dashboard.services.errors import ValidationError
 from dashboard.services.notifications import get_settings, settings_to_dict, update_settings
 from tests.services.service_helpers import audit_actions
 

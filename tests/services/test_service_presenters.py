@@ -7,15 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from dashboard.core.display import datetime_display as local_display
+from dashboard.core.display import duration_display
+from dashboard.core.display import size_display as file_size_display
 from dashboard.models import ExportHistory, ExportSchedule
-from dashboard.services.presenters import (
-    duration_display,
-    file_size_display,
-    history_to_dict,
-    iso_utc,
-    local_display,
-    schedule_to_dict,
-)
+from dashboard.services.presenters import history_to_dict, iso_utc, schedule_to_dict
 from tests.services.service_helpers import utc, valid_schedule
 
 NOW = utc(2024, 3, 15, 6, 0)

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
+from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, ExportSchedule
-from dashboard.services.errors import ValidationError
 from dashboard.services.schedules import (
     activate_schedule,
     create_schedule,

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from dashboard.services.errors import NON_FIELD, ValidationError
+from dashboard.core.errors import NON_FIELD, ValidationError
 from dashboard.services.validation import (
     schedule_data_from_form,
     split_addresses,
@@ -237,7 +237,7 @@ def test_fifty_distinct_recipients_pass_even_with_duplicates():
 
 
 def test_recipient_cap_follows_the_limit_given():
-    from dashboard.services.errors import ErrorCollector
+    from dashboard.core.errors import ErrorCollector
     from dashboard.services.validation import clean_recipients
 
     errors = ErrorCollector()

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from dashboard.services.errors import ValidationError
+from dashboard.core.errors import ValidationError
 from dashboard.web.forms import OnceRegistry
 
 

@@ -47,7 +47,7 @@ def test_history_table_shows_runs_in_words(owner, tenant, make_run):
     assert 'data-status="FAILED"' in body and "The database did not answer in time." in body
     assert "1 Jan 2026 – 4 Jan 2026" in body
     # Times in the business's timezone, UTC on hover.
-    assert re.search(r'<time datetime="[^"]+Z" title="\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC">', body)
+    assert re.search(r'<time datetime="[^"]+Z" title="\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC">', body)
 
 
 def test_history_filters_like_the_api(owner, tenant, make_run, make_schedule):
@@ -286,7 +286,7 @@ def test_statistics_figures_and_charts(owner, tenant, make_run):
     assert re.search(r'data-figure="success-rate">66.7%<', body)
     # Runs per day (wide and narrow), by type, by format, average size by format.
     assert body.count("<svg") == 5
-    assert re.search(r"Excel: 2.00 MB", body) and re.search(r"PDF: no files", body)
+    assert re.search(r"Excel: 2 MB", body) and re.search(r"PDF: no files", body)
     assert "Runs per day over the last 30 days" in body
     assert re.search(r"Sales: 2 successful, 0 failed \(3 runs in all\)", body)
     assert re.search(r"PDF: 0 successful, 1 failed", body)

@@ -6,9 +6,9 @@ import json
 import re
 import uuid
 
+from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportSchedule
-from dashboard.services.errors import ValidationError
 from dashboard.services.validation import validate_schedule
 from tests.web.web_helpers import HX, form_data
 

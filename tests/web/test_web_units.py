@@ -77,7 +77,8 @@ def test_rate_chart_splits_finished_runs():
 def test_size_chart():
     chart = charts.size_chart({"excel": 2.5, "csv": 0.2, "pdf": None}, {"excel": "Excel"})
     excel, csv, pdf = chart.rows
-    assert excel.text == "2.50 MB" and csv.text == "205 KB" and pdf.text == "no files"
+    # One size rule everywhere (dashboard/core/display.py): 1,024-byte units, one decimal.
+    assert excel.text == "2.5 MB" and csv.text == "204.8 KB" and pdf.text == "no files"
     assert excel.bar_width > csv.bar_width > pdf.bar_width == 0
 
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from dashboard.core.labels import content_type, file_extension
 from dashboard.exports.columns import EXCEL_MAX_CHARS, Column
 
 
@@ -46,8 +48,16 @@ class ExportMeta:
 
 class ExportWriter:
     format: str = ""
+    # Both from dashboard/core/labels.py, filled in for each subclass from its `format`; a writer
+    # may name a more precise content type (CSV adds its charset).
     extension: str = ""
     content_type: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.extension = file_extension(cls.format)
+        cls.content_type = cls.__dict__.get("content_type") or content_type(cls.format)
+
     # How text cells are cleaned for this format, fused into the row converter (see columns.py).
     text_cell: Callable[[str | None], object] | None = None
     # Longer text always goes through text_cell (which cuts it to the format's limit).

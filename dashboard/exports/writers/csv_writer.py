@@ -17,7 +17,6 @@ from dashboard.exports.writers import ExportMeta, ExportWriter
 
 class CsvWriter(ExportWriter):
     format = "csv"
-    extension = "csv"
     content_type = "text/csv; charset=utf-8"
     text_cell = staticmethod(csv_text)
 

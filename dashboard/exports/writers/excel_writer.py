@@ -188,8 +188,6 @@ def overwrite_widths(sheet_file: str, widths: list[float]) -> None:
 
 class ExcelWriter(ExportWriter):
     format = "excel"
-    extension = "xlsx"
-    content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     text_cell = staticmethod(excel_cell_text)
     max_sheet_rows = EXCEL_MAX_ROWS
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dashboard.core.display import datetime_display
 from dashboard.exports.writers import ExportMeta
 from dashboard.exports.writers.pdf_fonts import FALLBACK_FONT, FONT, _fallback, register_fonts, script_markup
 
@@ -33,7 +34,7 @@ def render_header_html(
     jinja_env: Any | None = None,
 ) -> str:
     """The header block's HTML. `totals`: (column header, formatted sum) pairs for page 1."""
-    generated = meta.generated_at.strftime("%d %b %Y %H:%M %Z").strip()
+    generated = datetime_display(meta.generated_at)
     currency_note = ""
     if any(c.kind == "money" for c in meta.columns):
         currency = (meta.currency or "").upper()

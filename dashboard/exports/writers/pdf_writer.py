@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from dashboard.core.display import datetime_display
 from dashboard.exports.columns import Totals, clean_text, truncate_text
 from dashboard.exports.writers import ExportMeta, ExportWriter
 from dashboard.exports.writers.pdf_fonts import FONT, FontInDocument, register_fonts
@@ -115,7 +116,7 @@ def render_pdf(
         if column.total and text
     ]
     head = header_flowables(render_header_html(meta, row_count, totals=page_one_totals))
-    footer_text = f"{meta.business_name} · {meta.title} export · {meta.generated_at:%d %b %Y %H:%M %Z}"
+    footer_text = f"{meta.business_name} · {meta.title} export · {datetime_display(meta.generated_at)}"
     footer_font: list[FontInDocument] = []
 
     def footer(canvas, doc) -> None:
@@ -177,8 +178,6 @@ def render_pdf(
 
 class PdfWriter(ExportWriter):
     format = "pdf"
-    extension = "pdf"
-    content_type = "application/pdf"
     text_cell = staticmethod(pdf_text)
     text_max = PDF_MAX_CELL_CHARS
     needs_count = True

@@ -1,6 +1,6 @@
-"""The one validation error type every service raises and every entry point renders.
+"""The errors every layer raises and every face (pages, API, CLI) renders in its own way.
 
-`errors` maps a field name to its messages, as the API's 400 body shows them:
+`ValidationError` is the one validation error type: its `errors` maps a field name to its messages, as the API's 400 body shows them:
 `{"errors": {"hour": ["Enter an hour from 0 to 23."]}}`. Cross-field problems go under
 `"non_field_errors"`; nested filter fields use dotted names such as `"filters.start_date"`.
 """
@@ -59,3 +59,8 @@ class NotPossible(Exception):
 
 class PageNotFound(Exception):
     """A page past the end of a paginated list (the API answers 404)."""
+
+
+class NotFound(Exception):
+    """No such object in this business: missing, another business's, or a malformed id. Pages and
+    the API answer 404 alike, so a foreign id cannot be told from a missing one."""
