@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask
 
 from config import DEV_SECRET_KEY, Config, config_for_environment
 from dashboard.extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -76,21 +76,6 @@ def create_app(config_class: type[Config] | None = None, *, routes: bool = True,
     from dashboard.templating import init_app as init_templating
 
     init_templating(app)
-
-    @app.before_request
-    def _fresh_request_state():
-        # A request reuses an already-pushed app context (as in tests and CLI-driven calls), and with
-        # it `g`: forget the previous request's user and membership so nothing leaks between requests.
-        for key in (
-            "_login_user",
-            "membership",
-            "token_membership",
-            "token_invalid",
-            "user_memberships",
-            "run_link_patterns",
-        ):
-            g.pop(key, None)
-        g.request_path = request.path
 
     from dashboard.automation import jobs
 

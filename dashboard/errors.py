@@ -8,6 +8,8 @@ from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from dashboard.core.errors import NotFound
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -63,6 +65,12 @@ def init_app(app: Flask) -> None:
         if status == 503 and getattr(error, "retry_after", None) is not None:
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound):
+        # A service or a scoped lookup found nothing in this business: the same 404 as a missing
+        # page, whether the object is missing or another business's.
+        return error_response(404)
 
     @app.errorhandler(InternalServerError)
     def internal_error(error):

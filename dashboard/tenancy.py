@@ -1,7 +1,10 @@
 """The current business, role checks, and the one place where tenant scoping happens.
 
-Every lookup of tenant data goes through `scoped()` or `get_scoped_or_404()`: an object of
-another business answers 404, exactly like a missing one, without any view remembering to check.
+Every lookup of tenant data goes through `scoped()`, `get_scoped()` or `get_scoped_or_404()`: an
+object of another business is not found, exactly like a missing one, without any view remembering
+to check (`NotFound` from dashboard/core/errors.py, which pages and the API both answer with 404).
+Roles are the names in `ROLES`; `role_required` refuses any other name when the module using it
+is imported, so a misspelt role cannot quietly let everybody in.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from flask import abort, g, session
 from flask_login import current_user
 from sqlalchemy import select
 
+from dashboard.core.errors import NotFound
 from dashboard.extensions import db
-from dashboard.models.pos import ROLE_OWNER, Business, Membership
+from dashboard.models.pos import ROLE_OWNER, ROLES, Business, Membership
 
 SESSION_BUSINESS_KEY = "business_id"
 
@@ -75,8 +79,33 @@ def is_owner() -> bool:
     return bool(membership and membership.role == ROLE_OWNER)
 
 
+def role_of(business_id: uuid.UUID, user_id: uuid.UUID | None) -> str | None:
+    """The role `user_id` holds in the business now (None: not an active member, or nobody)."""
+    if user_id is None:
+        return None
+    return db.session.scalar(
+        select(Membership.role).where(
+            Membership.business_id == business_id,
+            Membership.user_id == user_id,
+            Membership.is_active.is_(True),
+        )
+    )
+
+
+def is_member_of(business_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
+    return role_of(business_id, user_id) is not None
+
+
+def is_owner_of(business_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
+    """Whether `user_id` is, now, an active owner of the business (None: nobody is)."""
+    return role_of(business_id, user_id) == ROLE_OWNER
+
+
 def role_required(role: str):
-    """Decorator: 403 unless the current membership has `role` (owners pass every check)."""
+    """Decorator: 403 unless the current membership has `role` (owners pass every check).
+    A name not in ROLES is a ValueError at once, when the view is defined."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}: roles are {', '.join(ROLES)}.")
 
     def decorator(view):
         @wraps(view)
@@ -118,9 +147,10 @@ def get_scoped(model, object_id, business_id=None):
 
 
 def get_scoped_or_404(model, object_id, business_id=None):
+    """The object of this business with this id; NotFound (a 404 on every face) otherwise."""
     obj = get_scoped(model, object_id, business_id)
     if obj is None:
-        abort(404)
+        raise NotFound(f"No {model.__name__} {object_id!r} in this business.")
     return obj
 
 

@@ -14,6 +14,9 @@ from sqlalchemy import text
 # set before config.py is imported, which otherwise reads .env into the environment.
 os.environ["FLASK_SKIP_DOTENV"] = "1"
 
+from flask.globals import _cv_app  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+
 from config import TestConfig  # noqa: E402
 from dashboard import create_app
 from dashboard.extensions import db
@@ -35,6 +38,24 @@ def _reset_database() -> None:
 _pg_schema_ready = False
 
 
+class FreshRequestClient(FlaskClient):
+    """The test client, with a new `g` for each request. A test holds its app's context open (the
+    `app` fixture) and Flask lets a request reuse it, `g` included; in production every request
+    has a context of its own. So each request here gets an empty `g`, as it would there (who is
+    signed in, the membership and the other per-request values are never carried over), while
+    the context and its database session stay the test's."""
+
+    def open(self, *args, **kwargs):
+        context = _cv_app.get(None)
+        if context is None or context.app is not self.application:
+            return super().open(*args, **kwargs)
+        held, context.g = context.g, self.application.app_ctx_globals_class()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            context.g = held
+
+
 @pytest.fixture
 def app_factory(tmp_path: Path):
     """Build an app with overrides; the schema is created once (create_all is for tests only)."""
@@ -50,6 +71,7 @@ def app_factory(tmp_path: Path):
             config["SQLALCHEMY_DATABASE_URI"] = TEST_DATABASE_URL
         config.update(overrides)
         application = create_app(TestConfig, **config)
+        application.test_client_class = FreshRequestClient
         with application.app_context():
             if application.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
                 if not _pg_schema_ready:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import abort, jsonify, request
+from flask import jsonify, request
 
 from dashboard.api.common import (
     AUTOMATION_PREFIX,
@@ -29,19 +29,11 @@ from dashboard.services.downloads import (
 )
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
-from dashboard.tenancy import role_required
+from dashboard.tenancy import get_scoped_or_404, role_required
 
 log = logging.getLogger(__name__)
 
 bp = api_blueprint("api_history", __name__, AUTOMATION_PREFIX + "/history")
-
-
-def _history_or_404(history_id: uuid.UUID) -> ExportHistory:
-    # Another business's run, a missing one and a malformed id all answer the same 404.
-    history = service.get_history(api_business(), history_id)
-    if history is None:
-        abort(404)
-    return history
 
 
 @route(bp, "/", ["GET"])
@@ -70,7 +62,7 @@ def recent():
 
 @route(bp, "/<uuid:id>/", ["GET"])
 def retrieve(id: uuid.UUID):
-    return jsonify(history_to_dict(_history_or_404(id), detail=True))
+    return jsonify(history_to_dict(get_scoped_or_404(ExportHistory, id), detail=True))
 
 
 def _not_downloadable(history: ExportHistory):
@@ -84,7 +76,7 @@ def _not_downloadable(history: ExportHistory):
 
 @route(bp, "/<uuid:id>/download/", ["GET"])
 def download(id: uuid.UUID):
-    history = _history_or_404(id)
+    history = get_scoped_or_404(ExportHistory, id)
     if not history.is_downloadable:
         return _not_downloadable(history)
     try:
@@ -101,7 +93,7 @@ def download(id: uuid.UUID):
 
 @route(bp, "/<uuid:id>/rerun/", ["POST"])
 def rerun(id: uuid.UUID):
-    history = run_service.rerun(_history_or_404(id), api_user(), TRIGGER_API)
+    history = run_service.rerun(get_scoped_or_404(ExportHistory, id), api_user(), TRIGGER_API)
     response = jsonify(history_to_dict(history, detail=True))
     response.status_code = 202
     return response

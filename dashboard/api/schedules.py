@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, jsonify, request
+from flask import jsonify, request
 
 from dashboard.api.common import (
     AUTOMATION_PREFIX,
@@ -22,16 +22,9 @@ from dashboard.services import runs as run_service
 from dashboard.services import schedules as service
 from dashboard.services.presenters import history_to_dict, schedule_to_dict
 from dashboard.services.validation import validate_schedule_list_params
+from dashboard.tenancy import get_scoped_or_404
 
 bp = api_blueprint("api_schedules", __name__, AUTOMATION_PREFIX + "/schedules")
-
-
-def _schedule_or_404(schedule_id: uuid.UUID) -> ExportSchedule:
-    # Another business's schedule, a deleted one and a malformed id all answer the same 404.
-    schedule = service.get_schedule(api_business(), schedule_id)
-    if schedule is None:
-        abort(404)
-    return schedule
 
 
 def _created(body: dict, status: int):
@@ -78,12 +71,12 @@ def preview():
 
 @route(bp, "/<uuid:id>/", ["GET"])
 def retrieve(id: uuid.UUID):
-    return jsonify(schedule_to_dict(_schedule_or_404(id)))
+    return jsonify(schedule_to_dict(get_scoped_or_404(ExportSchedule, id)))
 
 
 @route(bp, "/<uuid:id>/", ["PUT", "PATCH"])
 def update(id: uuid.UUID):
-    schedule = _schedule_or_404(id)
+    schedule = get_scoped_or_404(ExportSchedule, id)
     data = json_body()
     schedule = service.update_schedule(schedule, api_user(), data, partial=request.method == "PATCH")
     return jsonify(schedule_to_dict(schedule))
@@ -91,25 +84,25 @@ def update(id: uuid.UUID):
 
 @route(bp, "/<uuid:id>/", ["DELETE"])
 def delete(id: uuid.UUID):
-    service.delete_schedule(_schedule_or_404(id), api_user())
+    service.delete_schedule(get_scoped_or_404(ExportSchedule, id), api_user())
     return no_content()
 
 
 @route(bp, "/<uuid:id>/activate/", ["POST"])
 def activate(id: uuid.UUID):
-    schedule = service.activate_schedule(_schedule_or_404(id), api_user())
+    schedule = service.activate_schedule(get_scoped_or_404(ExportSchedule, id), api_user())
     return jsonify(schedule_to_dict(schedule))
 
 
 @route(bp, "/<uuid:id>/deactivate/", ["POST"])
 def deactivate(id: uuid.UUID):
-    schedule = service.deactivate_schedule(_schedule_or_404(id), api_user())
+    schedule = service.deactivate_schedule(get_scoped_or_404(ExportSchedule, id), api_user())
     return jsonify(schedule_to_dict(schedule))
 
 
 @route(bp, "/<uuid:id>/trigger/", ["POST"])
 def trigger(id: uuid.UUID):
-    schedule = _schedule_or_404(id)
+    schedule = get_scoped_or_404(ExportSchedule, id)
     history = run_service.trigger_schedule_request(
         schedule, api_user(), json_body(required=False), TRIGGER_API
     )

@@ -9,16 +9,14 @@ from sqlalchemy import select
 
 from dashboard.auth.sessions import parse_session_id, sign_in_is_current
 from dashboard.auth.tokens import membership_for_token
+from dashboard.core.bearer import bearer_token as parse_bearer
 from dashboard.extensions import db, login_manager
 from dashboard.models.pos import User
 
 
 def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+    """This request's API token (`Authorization: Bearer ...`), or None."""
+    return parse_bearer(request.headers.get("Authorization"))
 
 
 @login_manager.user_loader

@@ -32,11 +32,6 @@ def end_sessions(user: User) -> None:
     user.end_sessions()
 
 
-def session_id(user: User) -> str:
-    """What Flask-Login stores in the session and the remember-me cookie (its `id_attribute`)."""
-    return f"{user.id}:{user.session_version or 1}:{int(time.time())}"
-
-
 def parse_session_id(value: str | None) -> tuple[uuid.UUID, int, int] | None:
     """(user id, session version, signed-in-at) or None for anything else, including the
     two-part ids written before sign-in times were recorded (those people sign in once more)."""

@@ -101,7 +101,7 @@ def _made_for_an_owner(history: ExportHistory, schedule: ExportSchedule | None) 
     owner of its business now. Only the Audit Logs export differs by it (owner-only details)."""
     if history.export_type != "AUDIT_LOGS":
         return True
-    from dashboard.services.audit import is_owner_of
+    from dashboard.tenancy import is_owner_of
 
     requester = history.user_id or (schedule.created_by_id if schedule is not None else None)
     return is_owner_of(history.business_id, requester)

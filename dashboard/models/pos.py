@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 
@@ -76,10 +77,10 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
 
-    def get_session_id(self) -> str:  # Flask-Login's id_attribute: the id plus the sign-in time
-        from dashboard.auth.sessions import session_id
-
-        return session_id(self)
+    def get_session_id(self) -> str:
+        """What Flask-Login stores in the session and the remember-me cookie (its `id_attribute`):
+        `<id>:<session_version>:<signed in at>` (dashboard/auth/sessions.py reads it back)."""
+        return f"{self.id}:{self.session_version or 1}:{int(time.time())}"
 
     @property
     def display_name(self) -> str:
@@ -224,6 +225,13 @@ class SaleLine(db.Model):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     unit_price_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     line_total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Entries about what only owners may see (notification settings: private reply-to and
+# recipients). Their details are left out of an Audit Logs export made for anyone else; the entry
+# itself (who, what, when) stays. An owner-only feature that audits adds its action prefix here.
+OWNER_ONLY_ACTION_PREFIXES: tuple[str, ...] = ("notifications.",)
+OWNER_ONLY_DETAILS = "(details visible to owners only)"
 
 
 class AuditLog(db.Model):

@@ -11,14 +11,13 @@ import hmac
 
 from flask import current_app, request
 
+from dashboard.core.bearer import bearer_token
+
 
 def presented_token() -> str:
     """The token from `Authorization: Bearer ...` or `X-Ops-Token`, else ""."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("X-Ops-Token", "").strip()
+    token = bearer_token(request.headers.get("Authorization"))
+    return token if token is not None else request.headers.get("X-Ops-Token", "").strip()
 
 
 def is_operator() -> bool:

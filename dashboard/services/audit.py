@@ -10,48 +10,9 @@ import uuid
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models.pos import ROLE_OWNER, AuditLog, Membership
-
-# Entries about what only owners may see (notification settings: private reply-to and
-# recipients). Their details are left out of an Audit Logs export made for anyone else; the entry
-# itself (who, what, when) stays. An owner-only feature that audits adds its action prefix here.
-OWNER_ONLY_ACTION_PREFIXES: tuple[str, ...] = ("notifications.",)
-OWNER_ONLY_DETAILS = "(details visible to owners only)"
-
-
-def is_owner_of(business_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
-    """Whether `user_id` is, now, an active owner of the business (None: nobody is)."""
-    if user_id is None:
-        return False
-    return (
-        db.session.scalar(
-            select(Membership.id).where(
-                Membership.business_id == business_id,
-                Membership.user_id == user_id,
-                Membership.role == ROLE_OWNER,
-                Membership.is_active.is_(True),
-            )
-        )
-        is not None
-    )
-
-
-def is_member_of(business_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
-    if user_id is None:
-        return False
-    return (
-        db.session.scalar(
-            select(Membership.id).where(
-                Membership.business_id == business_id,
-                Membership.user_id == user_id,
-                Membership.is_active.is_(True),
-            )
-        )
-        is not None
-    )
+from dashboard.models.pos import AuditLog
 
 
 def client_ip() -> str:

@@ -26,8 +26,8 @@ from dashboard.automation.storage import ExportFileNotFound, StorageError, Stora
 from dashboard.core.display import datetime_display, size_display
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.exports.periods import period_label
-from dashboard.services.audit import is_member_of
 from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
+from dashboard.tenancy import is_member_of
 
 log = logging.getLogger(__name__)
 

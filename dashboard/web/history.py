@@ -37,7 +37,7 @@ from dashboard.services.downloads import (
 from dashboard.services.keyset import CursorPage, encode_cursor
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
-from dashboard.tenancy import require_business
+from dashboard.tenancy import get_scoped_or_404, require_business
 from dashboard.web.common import (
     ERROR,
     is_htmx,
@@ -59,13 +59,6 @@ PAGE_SIZE = 20
 @login_required
 def _signed_in():
     require_business()
-
-
-def _history_or_404(history_id: str) -> ExportHistory:
-    history = service.get_history(require_business(), history_id)
-    if history is None:
-        abort(404)
-    return history
 
 
 _ID = "00000000-0000-0000-0000-000000000000"
@@ -153,18 +146,22 @@ def index():
 @bp.route("/<history_id>/row")
 def row(history_id: str):
     """One table row (what a running row polls)."""
-    return render_fragment("history/partials/_row.html", run=run_view(_history_or_404(history_id)))
+    return render_fragment(
+        "history/partials/_row.html", run=run_view(get_scoped_or_404(ExportHistory, history_id))
+    )
 
 
 @bp.route("/<history_id>/status")
 def status(history_id: str):
     """The compact status of one run (what a schedule row or the export page polls)."""
-    return render_fragment("history/partials/_status.html", run=run_view(_history_or_404(history_id)))
+    return render_fragment(
+        "history/partials/_status.html", run=run_view(get_scoped_or_404(ExportHistory, history_id))
+    )
 
 
 @bp.route("/<history_id>")
 def detail(history_id: str):
-    history = _history_or_404(history_id)
+    history = get_scoped_or_404(ExportHistory, history_id)
     return render_page(
         "history/detail.html",
         "history/partials/_detail.html",
@@ -177,7 +174,7 @@ def detail(history_id: str):
 @bp.route("/<history_id>/rerun", methods=["POST"])
 @run_limited
 def rerun(history_id: str):
-    history = _history_or_404(history_id)
+    history = get_scoped_or_404(ExportHistory, history_id)
     try:
         new_run = run_service.rerun(history, current_user, TRIGGER_MANUAL)
     except (NotPossible, ValidationError) as exc:
@@ -201,7 +198,7 @@ def _message(exc: Exception) -> str:
 @bp.route("/<history_id>/download")
 def download(history_id: str):
     """The file, for a signed-in member of the business; audited as export.download."""
-    history = _history_or_404(history_id)
+    history = get_scoped_or_404(ExportHistory, history_id)
     if not history.is_downloadable:
         abort(409, "This export has no file to download: it did not finish, or its file was cleaned up.")
     try:

@@ -23,7 +23,7 @@ from dashboard.services import runs as run_service
 from dashboard.services import schedules as schedule_service
 from dashboard.services.presenters import schedule_to_dict
 from dashboard.services.schedule_words import schedule_sentence
-from dashboard.tenancy import require_business
+from dashboard.tenancy import get_scoped_or_404, require_business
 from dashboard.web.common import (
     ERROR,
     as_datetime,
@@ -38,13 +38,6 @@ from dashboard.web.limits import run_limited
 
 PAGE_TARGET = "schedule-page"
 TIMELINE_SHOWN = 10
-
-
-def _schedule_or_404(schedule_id: str) -> ExportSchedule:
-    schedule = schedule_service.get_schedule(require_business(), schedule_id)
-    if schedule is None:
-        abort(404)
-    return schedule
 
 
 def _timeline(schedule: ExportSchedule) -> tuple[list[dict[str, Any]], int]:
@@ -83,7 +76,7 @@ def is_page_target() -> bool:
 
 
 def page(schedule_id: str):
-    schedule = _schedule_or_404(schedule_id)
+    schedule = get_scoped_or_404(ExportSchedule, schedule_id)
     return render_page("schedules/page.html", "schedules/partials/_page.html", **page_context(schedule))
 
 

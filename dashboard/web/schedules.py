@@ -25,7 +25,7 @@ from dashboard.services.recipes import get_recipe, list_recipes
 from dashboard.services.schedule_words import PERIOD_FOR_FREQUENCY, period_for_frequency
 from dashboard.services.timezones import city, search_timezones, utc_offset
 from dashboard.services.validation import clean_email, is_timezone_name, validate_schedule_list_params
-from dashboard.tenancy import require_business
+from dashboard.tenancy import get_scoped_or_404, require_business
 from dashboard.web import forms, schedule_page
 from dashboard.web import schedule_form_help as help
 from dashboard.web.common import (
@@ -54,13 +54,6 @@ LIST_FILTERS = ("is_active", "export_type", "frequency", "search")
 @login_required
 def _signed_in():
     require_business()
-
-
-def _schedule_or_404(schedule_id: str) -> ExportSchedule:
-    schedule = service.get_schedule(require_business(), schedule_id)
-    if schedule is None:
-        abort(404)
-    return schedule
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,7 +122,7 @@ def _back_to_list(message: str, level: str = SUCCESS):
 
 @bp.route("/<schedule_id>/activate", methods=["POST"])
 def activate(schedule_id: str):
-    schedule = service.activate_schedule(_schedule_or_404(schedule_id), current_user)
+    schedule = service.activate_schedule(get_scoped_or_404(ExportSchedule, schedule_id), current_user)
     message = f"“{schedule.name}” is active again."
     if not is_htmx():
         return _back_to_list(message)
@@ -138,7 +131,7 @@ def activate(schedule_id: str):
 
 @bp.route("/<schedule_id>/deactivate", methods=["POST"])
 def deactivate(schedule_id: str):
-    schedule = service.deactivate_schedule(_schedule_or_404(schedule_id), current_user)
+    schedule = service.deactivate_schedule(get_scoped_or_404(ExportSchedule, schedule_id), current_user)
     message = f"“{schedule.name}” is inactive: it will not run until you activate it."
     if not is_htmx():
         return _back_to_list(message)
@@ -147,7 +140,7 @@ def deactivate(schedule_id: str):
 
 @bp.route("/<schedule_id>/delete", methods=["POST"])
 def delete(schedule_id: str):
-    schedule = _schedule_or_404(schedule_id)
+    schedule = get_scoped_or_404(ExportSchedule, schedule_id)
     name = schedule.name
     service.delete_schedule(schedule, current_user)
     message = f"“{name}” was deleted. Its past runs stay in the history."
@@ -177,7 +170,7 @@ def _run_response(schedule: ExportSchedule, message: str, start):
 @bp.route("/<schedule_id>/run", methods=["POST"])
 @run_limited
 def run_now(schedule_id: str):
-    schedule = _schedule_or_404(schedule_id)
+    schedule = get_scoped_or_404(ExportSchedule, schedule_id)
     return _run_response(
         schedule,
         f"“{schedule.name}” is running now; its status shows on the row.",
@@ -188,7 +181,7 @@ def run_now(schedule_id: str):
 @bp.route("/<schedule_id>/test", methods=["POST"])
 @run_limited
 def send_test(schedule_id: str):
-    schedule = _schedule_or_404(schedule_id)
+    schedule = get_scoped_or_404(ExportSchedule, schedule_id)
     return _run_response(
         schedule,
         f"A test of “{schedule.name}” is on its way to {current_user.email} only.",

@@ -11,6 +11,7 @@ from flask import Blueprint, request
 from flask_login import current_user, login_required
 
 from dashboard.core.errors import ValidationError
+from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import notifications as service
 from dashboard.services.addresses import MAX_ALLOWED_DOMAINS, shorten
 from dashboard.services.validation import split_addresses
@@ -23,7 +24,7 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 @bp.before_request
 @login_required
-@role_required("owner")
+@role_required(ROLE_OWNER)
 def _owners_only():
     require_business()
 

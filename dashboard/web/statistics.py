@@ -7,6 +7,7 @@ from flask_login import login_required
 
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
+from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import statistics as service
 from dashboard.tenancy import require_business, role_required
 from dashboard.web import charts
@@ -17,7 +18,7 @@ bp = Blueprint("statistics", __name__, url_prefix="/statistics")
 
 @bp.before_request
 @login_required
-@role_required("owner")
+@role_required(ROLE_OWNER)
 def _owners_only():
     require_business()
 

@@ -6,10 +6,11 @@ import uuid
 
 import pytest
 from flask import Blueprint
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import Forbidden
 
+from dashboard.core.errors import NotFound
 from dashboard.models import Business, ExportSchedule
-from dashboard.tenancy import get_scoped, get_scoped_or_404, role_required
+from dashboard.tenancy import get_scoped, get_scoped_or_404, is_member_of, is_owner_of, role_of, role_required
 
 
 def _schedule(business, name="S"):
@@ -30,8 +31,34 @@ def test_scoped_lookup_hides_other_businesses(app, tenant, other_tenant):
     assert get_scoped(ExportSchedule, theirs.id, tenant.business.id) is None
     for bad in (str(uuid.uuid4()), "not-a-uuid", "", None, "1; DROP TABLE x"):
         assert get_scoped(ExportSchedule, bad, tenant.business.id) is None
+    # The not-found error is dashboard/core's (services may raise it too); every face answers 404.
     with pytest.raises(NotFound):
         get_scoped_or_404(ExportSchedule, theirs.id, tenant.business.id)
+
+
+def test_a_foreign_id_is_a_404_on_the_pages_and_the_api(app, tenant, other_tenant, client, auth):
+    theirs = _schedule(other_tenant.business)
+    auth.login(tenant.owner.email)
+    for path in (f"/schedules/{theirs.id}/edit", f"/api/reports/automation/schedules/{theirs.id}/"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    assert client.get(f"/api/reports/automation/schedules/{theirs.id}/").get_json() == {
+        "detail": "Not found."
+    }
+
+
+def test_an_unknown_role_name_fails_when_the_view_is_defined():
+    with pytest.raises(ValueError, match="Unknown role 'ownr'"):
+        role_required("ownr")
+
+
+def test_role_of(app, tenant, other_tenant):
+    business = tenant.business
+    assert role_of(business.id, tenant.owner.id) == "owner" and is_owner_of(business.id, tenant.owner.id)
+    assert role_of(business.id, other_tenant.owner.id) is None and not is_member_of(
+        business.id, other_tenant.owner.id
+    )
+    assert role_of(business.id, None) is None and not is_owner_of(business.id, None)
 
 
 def test_role_required_owner(app_factory):

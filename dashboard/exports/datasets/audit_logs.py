@@ -6,8 +6,7 @@ from sqlalchemy import DateTime, Select, case, literal, or_, select, type_coerce
 
 from dashboard.exports.columns import Column
 from dashboard.exports.datasets import Dataset, period_bounds, user_label
-from dashboard.models.pos import AuditLog, Business, User
-from dashboard.services.audit import OWNER_ONLY_ACTION_PREFIXES, OWNER_ONLY_DETAILS
+from dashboard.models.pos import OWNER_ONLY_ACTION_PREFIXES, OWNER_ONLY_DETAILS, AuditLog, Business, User
 
 COLUMNS = [
     Column("Time", "datetime", 18),

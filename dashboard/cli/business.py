@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from dashboard.cli import fail, find_business
+from dashboard.cli.common import fail, find_business
 
 log = logging.getLogger(__name__)
 

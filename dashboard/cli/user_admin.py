@@ -11,10 +11,10 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from dashboard.cli import fail, find_business, find_user, users_cli
+from dashboard.cli.common import fail, find_business, find_user, users_cli
+from dashboard.cli.passwords import password_options, read_password
 from dashboard.extensions import db
 from dashboard.models.pos import Membership, User
-from dashboard.ops.passwords import password_options, read_password
 from dashboard.services.audit import record_audit
 
 CLI_ADDRESS = "cli"

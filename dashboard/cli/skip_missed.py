@@ -15,7 +15,7 @@ import click
 from sqlalchemy import or_, select, update
 
 from dashboard.automation.calculator import next_occurrence, timing_of
-from dashboard.cli import exports_cli
+from dashboard.cli.common import exports_cli
 from dashboard.extensions import db
 from dashboard.models.automation import ExportSchedule
 from dashboard.models.types import utcnow

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from dashboard.cli import exports_cli, fail, find_business
+from dashboard.cli.common import exports_cli, fail, find_business
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, SUCCESS_STATUSES
 
 

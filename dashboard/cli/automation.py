@@ -11,7 +11,7 @@ import click
 from flask import current_app
 
 from dashboard.automation import jobs
-from dashboard.cli import exports_cli, scheduler_cli
+from dashboard.cli.common import exports_cli, scheduler_cli
 
 
 def _line(name: str, summary: dict, keys: list[str]) -> str:

@@ -1,40 +1,17 @@
-"""Command-line interface: `flask users ...`, `flask demo seed`, `flask exports ...`, `flask scheduler run`.
-
-Command groups live here; each feature adds its commands to them from its own module
-(registered in `init_app` below).
-"""
+"""`flask users create | token | revoke-tokens | sign-out` (the operator's user commands are in
+user_admin.py)."""
 
 from __future__ import annotations
 
-import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from dashboard.cli.common import fail, find_business, find_user, users_cli
+from dashboard.cli.passwords import password_options, read_password
 from dashboard.extensions import db
 from dashboard.models.pos import ROLES, Business, Membership, User
-from dashboard.ops.passwords import password_options, read_password
-
-users_cli = AppGroup("users", help="Create users, issue and revoke API tokens.")
-demo_cli = AppGroup("demo", help="Demo point-of-sale data.")
-exports_cli = AppGroup("exports", help="Run exports and the automation jobs once.")
-scheduler_cli = AppGroup("scheduler", help="The export scheduler.")
-
-
-def find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-
-
-def find_business(name: str) -> Business | None:
-    return db.session.scalar(select(Business).where(Business.name == name))
-
-
-def fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(2)
 
 
 @users_cli.command("create")
@@ -138,48 +115,3 @@ def sign_out_command(email):
     end_sessions(user)
     db.session.commit()
     click.echo(f"Signed {user.email} out everywhere.")
-
-
-@demo_cli.command("seed")
-@click.option("--business", "business_name", default=None, help="Seed only this business.")
-@click.option("--sales", default=None, type=click.IntRange(min=0), help="Number of sales.")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the database has businesses.")
-@click.option("--yes-i-know", is_flag=True, help="Seed even in production (APP_ENV=production).")
-def seed_command(business_name, sales, if_empty, yes_i_know):
-    """Seed deterministic demo POS data."""
-    from flask import current_app
-
-    from dashboard import demo
-
-    if current_app.config.get("ENV_NAME") == "production" and not yes_i_know:
-        # Demo logins share a published password: never create them on a real database by accident.
-        fail(
-            "this is a production database (APP_ENV=production): the demo seed creates logins with "
-            "the published demo password. Add --yes-i-know if you really mean it."
-        )
-    if if_empty and db.session.scalar(select(func.count(Business.id))):
-        click.echo("Database already has data; demo seed skipped.")
-        return
-    if business_name:
-        summary = demo.seed_business(business_name, sales=sales if sales is not None else 5000)
-        click.echo(summary.describe())
-    else:
-        for summary in demo.seed_default(sales=sales):
-            click.echo(summary.describe())
-        click.echo("")
-        click.echo(f"Demo logins (password: {demo.DEMO_PASSWORD}):")
-        for line in demo.demo_logins():
-            click.echo("  " + line)
-
-
-def init_app(app: Flask) -> None:
-    from dashboard.automation import commands as _automation_commands  # noqa: F401  (exports, scheduler)
-
-    for group in (users_cli, demo_cli, exports_cli, scheduler_cli):
-        app.cli.add_command(group)
-    from dashboard.ops.cli import register as register_ops_commands
-
-    register_ops_commands(app)  # users list|set-password|deactivate, exports skip-missed, pos, business
-    from dashboard import operator_cli
-
-    operator_cli.init_app(app)  # flask mail test, flask doctor
