@@ -117,7 +117,7 @@ def access_fields(atoms: dict[str, Any]) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from dashboard.ops.version import app_version
+    from dashboard.core.version import app_version
 
     return app_version()
 

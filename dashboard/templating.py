@@ -8,8 +8,8 @@ from flask import Flask
 from flask_login import current_user
 
 from dashboard.core.display import date_display, datetime_display, mb_display, size_display
+from dashboard.core.version import app_version
 from dashboard.htmx import htmx_source
-from dashboard.ops.version import app_version
 from dashboard.tenancy import current_business, current_membership, current_user_memberships
 
 

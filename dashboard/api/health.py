@@ -30,9 +30,9 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
+from dashboard.core.version import app_version, git_revision
 from dashboard.extensions import db
 from dashboard.ops.access import is_operator
-from dashboard.ops.version import app_version, git_revision
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _check_s3(storage) -> str:
 
 def check_storage() -> str:
     try:
-        from dashboard.automation.storage import get_storage
+        from dashboard.storage import get_storage
 
         storage = get_storage()
     except Exception as exc:  # e.g. STORAGE_BACKEND=s3 without S3_BUCKET

@@ -16,7 +16,6 @@ from dashboard.api.common import (
     error_body,
     route,
 )
-from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
 from dashboard.models.automation import SUCCESS_STATUSES, TRIGGER_API, ExportHistory
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import history as service
@@ -29,6 +28,7 @@ from dashboard.services.downloads import (
 )
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
+from dashboard.storage import ExportFileNotFound, StorageError, StorageUnavailable
 from dashboard.tenancy import get_scoped_or_404, role_required
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from dashboard import delivery
 from dashboard.automation.failures import STEP_EXPORT, STEP_STORE, categorize, describe_error
 from dashboard.automation.run_writes import ClaimLost, claim_run, config, fence, retry_time, write
-from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models.automation import (
     STATUS_COMPLETED,
@@ -42,6 +41,7 @@ from dashboard.models.automation import (
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
 from dashboard.ops import metrics
+from dashboard.storage import get_storage
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ import errno
 
 from sqlalchemy.exc import DBAPIError
 
-from dashboard.automation.storage import StorageError
 from dashboard.core.errors import ValidationError
 from dashboard.models.automation import (
     FAILURE_DATA,
@@ -23,6 +22,7 @@ from dashboard.models.automation import (
     FAILURE_TIMEOUT,
     FAILURE_UNKNOWN,
 )
+from dashboard.storage import StorageError
 
 __all__ = ["STEP_EXPORT", "STEP_STORE", "categorize", "describe_error", "explain"]
 

@@ -91,8 +91,8 @@ def check_and_run_scheduled_exports(now: datetime | None = None, *, wait: bool =
 def cleanup_old_exports(days_to_keep: int | None = None, now: datetime | None = None) -> dict:
     """Delete files past ``EXPORT_RETENTION_DAYS`` (or `days_to_keep`); records stay."""
     from dashboard.automation.execution import remove_abandoned_work_dirs
-    from dashboard.automation.storage import get_storage
     from dashboard.ops.retention import apply_retention
+    from dashboard.storage import get_storage
 
     summary = get_storage().cleanup_old_exports(days_to_keep, now=now)
     summary["work_dirs_removed"] = remove_abandoned_work_dirs()

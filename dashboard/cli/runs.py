@@ -46,9 +46,9 @@ def run_export_command(business_name, export_type, fmt, filters_json, out, pdf_m
     """Run one export now (a MANUAL run in the history) and write it to a file."""
     # Imported here, not at start-up: every other `flask` command would pay for them.
     from dashboard.automation.fairness import QueueFull
-    from dashboard.automation.storage import StorageError
     from dashboard.core.errors import ValidationError
     from dashboard.services.runs import run_export_now
+    from dashboard.storage import StorageError
 
     business = find_business(business_name)
     if business is None:
@@ -97,7 +97,7 @@ def _target_dir(out: Path | None) -> Path:
 def _copy_out(stored_path: str, target: Path) -> None:
     """Copy the stored file to `target` through a temporary file beside it (renamed at the end),
     so an interrupted copy never leaves a half file under the asked name."""
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     fd, temporary = tempfile.mkstemp(prefix=".export-", dir=target.parent)
     try:

@@ -31,10 +31,10 @@ from dashboard.models.automation import (
     ExportHistory,
     ExportNotificationSettings,
     MailMessage,
+    get_settings,
 )
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
-from dashboard.services.notifications import get_settings
 
 
 def enqueue_run_mails(history: ExportHistory, now: datetime | None = None) -> int:

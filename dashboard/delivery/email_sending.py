@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from flask_mail import BadHeaderError, Message
 from sqlalchemy import select, update
 
-from dashboard.automation.storage import ExportFileNotFound, UnsafePathError, get_storage
+from dashboard.core.addresses import domain_allowed, needs_smtputf8
 from dashboard.core.display import datetime_display
 from dashboard.delivery import mailer, outbox
 from dashboard.delivery.display import local_time
@@ -25,6 +25,7 @@ from dashboard.delivery.policy import backoff
 from dashboard.delivery.quota import Quota, held_count, notice_key, notice_sent_since, owner_addresses
 from dashboard.delivery.recipients import clean_list
 from dashboard.delivery.render import render_quota_notice
+from dashboard.delivery.unsubscribe_links import personalize_export_mail
 from dashboard.extensions import db
 from dashboard.logging_setup import log_context
 from dashboard.models.automation import (
@@ -34,13 +35,13 @@ from dashboard.models.automation import (
     STATUS_EMAILED,
     ExportHistory,
     MailMessage,
+    allowed_domains,
+    get_settings,
 )
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
 from dashboard.ops import metrics
-from dashboard.services.addresses import domain_allowed, needs_smtputf8
-from dashboard.services.notifications import allowed_domains, get_settings
-from dashboard.services.unsubscribe import personalize_export_mail
+from dashboard.storage import ExportFileNotFound, UnsafePathError, get_storage
 
 log = logging.getLogger(__name__)
 

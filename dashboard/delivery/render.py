@@ -9,7 +9,6 @@ from datetime import datetime
 
 from flask import current_app
 
-from dashboard.automation.links import link_expires_at, make_download_url
 from dashboard.base_url import external_base_url
 from dashboard.core.labels import TRIGGER_LABELS, content_type
 from dashboard.delivery import mailer
@@ -28,6 +27,7 @@ from dashboard.exports.periods import period_label
 from dashboard.models.automation import ExportHistory, ExportNotificationSettings
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
+from dashboard.storage.links import link_expires_at, make_download_url
 
 
 @dataclass

@@ -32,10 +32,10 @@ from dashboard.models.automation import (
     ExportNotificationSettings,
     ExportSchedule,
     MailMessage,
+    get_settings,
 )
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
-from dashboard.services.notifications import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -21,17 +21,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dashboard.automation.links import make_download_url
-from dashboard.automation.storage import get_storage
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.delivery import outbox
 from dashboard.delivery.channels import Attempt, Channel, RunFile, register
 from dashboard.destinations.channels import CHANNELS, SendContext, get_channel
+from dashboard.destinations.config import outbound_policy, plain_config, target_of
 from dashboard.destinations.content import DeliveryContent, FileLink
 from dashboard.destinations.errors import DestinationError, SecretUnreadable
 from dashboard.extensions import db
 from dashboard.models.automation import MAIL_SENT, SUCCESS_STATUSES, ExportHistory, MailMessage
-from dashboard.services.destinations import outbound_policy, plain_config, target_of
+from dashboard.storage import get_storage
+from dashboard.storage.links import make_download_url
 
 DESTINATION_KINDS: tuple[str, ...] = tuple(sorted(CHANNELS))
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     false,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dashboard.core.labels import (  # noqa: F401 (the stored names, for the code that reads the models)
@@ -319,3 +320,50 @@ class MailMessage(db.Model):
     # its business's daily slots (null: not yet, or exempt), and why it waits while over the limit.
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     held_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+# A business's notification settings as delivery and the settings service read them.
+
+
+def _find_settings(business: Business) -> ExportNotificationSettings | None:
+    return db.session.scalar(
+        select(ExportNotificationSettings).where(ExportNotificationSettings.business_id == business.id)
+    )
+
+
+def get_settings(business: Business) -> ExportNotificationSettings:
+    """The business's settings, created with the defaults on first use: failures notified,
+    successes not, no default recipients, the business's name as the sender name."""
+    settings = _find_settings(business)
+    if settings is not None:
+        return settings
+    settings = ExportNotificationSettings(
+        business_id=business.id,
+        notify_on_success=False,
+        notify_on_failure=True,
+        default_recipients=[],
+        from_name=(business.name or "")[:255],
+        reply_to_email="",
+        allowed_recipient_domains=[],
+    )
+    db.session.add(settings)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two first requests at once: the other one created the row (unique business_id).
+        db.session.rollback()
+        found = _find_settings(business)
+        if found is None:
+            raise
+        return found
+    return settings
+
+
+def allowed_domains(business_id) -> list[str]:
+    """The business's `allowed_recipient_domains` (empty: any domain), without creating settings."""
+    domains = db.session.scalar(
+        select(ExportNotificationSettings.allowed_recipient_domains).where(
+            ExportNotificationSettings.business_id == business_id
+        )
+    )
+    return list(domains or [])

@@ -88,7 +88,7 @@ def counts(business_id: uuid.UUID) -> dict[str, int]:
 def export_business(business: Business, out: Path) -> BusinessDataReport:
     """Write every table's rows as `<table>.csv`, `business.json`, `members.csv` and the export
     files under `files/`. `out` must not exist or be empty."""
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     out.mkdir(parents=True, exist_ok=True)
     report = BusinessDataReport(business.name)
@@ -159,7 +159,7 @@ def export_business(business: Business, out: Path) -> BusinessDataReport:
 def delete_business(business: Business) -> BusinessDataReport:
     """Delete the business, every row of it in every table, its files, and its members who belong
     to no other business. Rows first (children before parents), files, then the business."""
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     report = BusinessDataReport(business.name)
     business_id = business.id

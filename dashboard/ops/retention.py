@@ -53,7 +53,7 @@ def _delete_in_batches(model, *conditions) -> int:
 
 
 def _delete_history(cutoff: datetime) -> tuple[int, int]:
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     storage = get_storage()
     runs = files = 0

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, available_timezones
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 
+from dashboard.core import addresses
 from dashboard.core.errors import ErrorCollector
-from dashboard.services import addresses
 
 DEFAULT_MAX_RECIPIENTS = 50
 # Past this many bad addresses one more message sums up the rest: a pasted list of 10,000 bad

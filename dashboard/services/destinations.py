@@ -14,14 +14,12 @@ import io
 import uuid
 from typing import Any
 
-from flask import current_app
-
 from dashboard.core.errors import ErrorCollector, ValidationError
 from dashboard.destinations.channels import CHANNELS, Channel, SendContext, get_channel
+from dashboard.destinations.config import outbound_policy, plain_config, secret_box, target_of
 from dashboard.destinations.content import DeliveryContent, FileLink
 from dashboard.destinations.errors import DestinationError, SecretUnreadable
-from dashboard.destinations.outbound import OutboundPolicy
-from dashboard.destinations.secrets import SecretBox, secret_box_for
+from dashboard.destinations.secrets import SecretBox
 
 MAX_DESTINATIONS = 10
 KINDS: tuple[str, ...] = tuple(sorted(CHANNELS))
@@ -37,14 +35,6 @@ _ADDRESS_FIELDS = {
     "sftp": ("host", "port", "host_key_fingerprint"),
     "s3": ("endpoint_url",),
 }
-
-
-def secret_box() -> SecretBox:
-    return secret_box_for(current_app.config)
-
-
-def outbound_policy() -> OutboundPolicy:
-    return OutboundPolicy.from_config(current_app.config)
 
 
 def _clean_value(spec, value: Any, field: str, errors: ErrorCollector) -> Any:
@@ -76,17 +66,6 @@ def _previous_for(item: dict, index: int, kind: str, stored: list[dict]) -> dict
     if index < len(stored) and stored[index].get("kind") == kind:
         return stored[index]
     return None
-
-
-def plain_config(destination: dict, box: SecretBox | None = None) -> dict[str, Any]:
-    """A stored destination with its secrets decrypted (for a channel to use; never shown)."""
-    box = box or secret_box()
-    channel = get_channel(destination["kind"])
-    config = dict(destination)
-    for name in channel.secret_fields():
-        if config.get(name):
-            config[name] = box.decrypt(config[name])
-    return config
 
 
 def validate_destinations(
@@ -190,17 +169,6 @@ def represent_destinations(stored: list[dict] | None) -> list[dict[str, Any]]:
         item["secrets_set"] = [name for name in secrets if destination.get(name)]
         shown.append(item)
     return shown
-
-
-def target_of(destination: dict) -> str:
-    channel = get_channel(destination["kind"])
-    if channel.kind in ("slack", "teams"):
-        # The label needs the host only; the URL itself stays encrypted.
-        try:
-            return channel.target({"url": secret_box().decrypt(destination.get("url") or "")})
-        except SecretUnreadable:
-            return channel.label
-    return channel.target(destination)
 
 
 def _test_content(schedule, business_name: str) -> DeliveryContent:

@@ -13,11 +13,11 @@ from typing import BinaryIO
 
 from flask import Response, has_request_context, request, send_file
 
-from dashboard.automation.storage import ExportFileNotFound, get_storage
 from dashboard.core.labels import content_type, file_extension
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory
 from dashboard.services.audit import record_audit
+from dashboard.storage import ExportFileNotFound, get_storage
 
 # When the file store does not answer (StorageUnavailable), every download door says so with 503
 # and this Retry-After: the file is not gone, and a person or a script should simply try again.

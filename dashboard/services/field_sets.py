@@ -12,10 +12,10 @@ docstring for what each keyword means); nothing else needs to learn about it.
 
 from __future__ import annotations
 
+from dashboard.core import addresses
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
-from dashboard.services import addresses
 from dashboard.services.field_rules import DAY_FIELDS, FILTERS_RULE, filter_properties, timing_rule
 from dashboard.services.fields import (
     Address,

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from dashboard.core import addresses
 from dashboard.core.errors import NON_FIELD, ErrorCollector, ValidationError
-from dashboard.services import addresses, cleaners
+from dashboard.services import cleaners
 
 MSG_REQUIRED = "This field is required."
 MSG_UNKNOWN_FIELD = "Unknown field."

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from dashboard.core.addresses import msg_outside_domains, outside_domains
 from dashboard.core.errors import StateConflict
 from dashboard.extensions import db
-from dashboard.models.automation import ExportNotificationSettings
+from dashboard.models.automation import (  # the settings as delivery reads them, shared here
+    ExportNotificationSettings,
+    allowed_domains,
+    get_settings,
+)
 from dashboard.models.pos import AuditLog, Business, User
-from dashboard.services.addresses import msg_outside_domains, outside_domains
 from dashboard.services.audit import record_audit
 from dashboard.services.presenters import iso_utc
 from dashboard.services.validation import NOTIFICATION_FIELDS, validate_notification_settings
@@ -28,12 +31,6 @@ __all__ = [
 AUDIT_ENTITY = "export_notification_settings"
 
 
-def _find(business: Business) -> ExportNotificationSettings | None:
-    return db.session.scalar(
-        select(ExportNotificationSettings).where(ExportNotificationSettings.business_id == business.id)
-    )
-
-
 def last_saved_at(business: Business):
     """When someone last saved the settings (their audit entry), or None while nobody has: the
     row is created with the defaults on first use, so its own timestamps would name a mere visit."""
@@ -45,49 +42,11 @@ def last_saved_at(business: Business):
     )
 
 
-def get_settings(business: Business) -> ExportNotificationSettings:
-    """The business's settings, created with the defaults on first use: failures notified,
-    successes not, no default recipients, the business's name as the sender name."""
-    settings = _find(business)
-    if settings is not None:
-        return settings
-    settings = ExportNotificationSettings(
-        business_id=business.id,
-        notify_on_success=False,
-        notify_on_failure=True,
-        default_recipients=[],
-        from_name=(business.name or "")[:255],
-        reply_to_email="",
-        allowed_recipient_domains=[],
-    )
-    db.session.add(settings)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Two first requests at once: the other one created the row (unique business_id).
-        db.session.rollback()
-        found = _find(business)
-        if found is None:
-            raise
-        return found
-    return settings
-
-
 def settings_values(settings: ExportNotificationSettings) -> dict[str, Any]:
     values = {field: getattr(settings, field) for field in NOTIFICATION_FIELDS}
     values["default_recipients"] = list(values["default_recipients"] or [])
     values["allowed_recipient_domains"] = list(values["allowed_recipient_domains"] or [])
     return values
-
-
-def allowed_domains(business_id) -> list[str]:
-    """The business's `allowed_recipient_domains` (empty: any domain), without creating settings."""
-    domains = db.session.scalar(
-        select(ExportNotificationSettings.allowed_recipient_domains).where(
-            ExportNotificationSettings.business_id == business_id
-        )
-    )
-    return list(domains or [])
 
 
 def check_allowed_recipients(

@@ -13,7 +13,12 @@ import logging
 from flask import Blueprint, make_response, render_template
 from flask_login import current_user
 
-from dashboard.automation.links import (
+from dashboard.core.display import datetime_display, size_display
+from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
+from dashboard.exports.periods import period_label
+from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
+from dashboard.storage import ExportFileNotFound, StorageError, StorageUnavailable
+from dashboard.storage.links import (
     LINK_EXPIRED,
     LINK_GONE,
     LINK_INVALID,
@@ -22,11 +27,6 @@ from dashboard.automation.links import (
     download_link_expiry,
     load_download_token,
 )
-from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
-from dashboard.core.display import datetime_display, size_display
-from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
-from dashboard.exports.periods import period_label
-from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS, send_export_file
 from dashboard.tenancy import is_member_of
 
 log = logging.getLogger(__name__)

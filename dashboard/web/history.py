@@ -13,7 +13,6 @@ from flask import Blueprint, abort, g, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import ServiceUnavailable
 
-from dashboard.automation.storage import ExportFileNotFound, StorageError, StorageUnavailable
 from dashboard.core.errors import NotPossible, PageNotFound, ValidationError
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS, STATUS_LABELS, TRIGGER_LABELS
 from dashboard.models.automation import (
@@ -37,6 +36,7 @@ from dashboard.services.downloads import (
 from dashboard.services.keyset import CursorPage, encode_cursor
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
+from dashboard.storage import ExportFileNotFound, StorageError, StorageUnavailable
 from dashboard.tenancy import get_scoped_or_404, require_business
 from dashboard.web.common import (
     ERROR,

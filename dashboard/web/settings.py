@@ -10,10 +10,10 @@ from typing import Any
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
+from dashboard.core.addresses import MAX_ALLOWED_DOMAINS, shorten
 from dashboard.core.errors import ValidationError
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import notifications as service
-from dashboard.services.addresses import MAX_ALLOWED_DOMAINS, shorten
 from dashboard.services.validation import split_addresses
 from dashboard.tenancy import require_business, role_required
 from dashboard.web import forms

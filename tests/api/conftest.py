@@ -118,7 +118,7 @@ def make_history(business, user=None, schedule=None, **fields) -> ExportHistory:
 
 def store_file(app, history: ExportHistory, content: bytes = b"Receipt,Total\r\nR-1,10.00\r\n") -> str:
     """Save a file for `history` through the real storage and record it as the run's file."""
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     source = Path(app.config["EXPORT_ROOT"]).parent / f"src-{uuid.uuid4().hex}"
     source.write_bytes(content)

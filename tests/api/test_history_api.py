@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory
+from dashboard.storage import get_storage
 from tests.api.conftest import BASE, ApiClient, bearer, make_history, make_schedule, store_file
 
 HISTORY = f"{BASE}/history/"

@@ -125,7 +125,7 @@ def test_a_run_whose_claim_is_taken_stops_at_its_next_progress(pool_app):
     [run] = histories(id=history.id)
     assert run.status == "PROCESSING" and run.claim_token == "someone-else"
     assert run.file_path == "" and run.progress < 8000
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     root = get_storage().root
     assert not root.exists() or not list(root.rglob(f"*{history.id}*"))

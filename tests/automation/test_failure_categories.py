@@ -11,13 +11,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dashboard.automation.failures import STEP_EXPORT, STEP_STORE, categorize, explain
 from dashboard.automation.runner import ScheduledExportRunner
-from dashboard.automation.storage import StorageUnavailable
 from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models.automation import FAILURE_CATEGORIES, ExportHistory
 from dashboard.models.types import utcnow
 from dashboard.services import runs
 from dashboard.services.presenters import history_to_dict
+from dashboard.storage import StorageUnavailable
 from tests.automation.runner_helpers import histories, make_schedule, utc
 
 

@@ -22,11 +22,11 @@ from dashboard.automation.runner import (
     describe_error,
     retry_delay_seconds,
 )
-from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory, ExportSchedule
 from dashboard.models.types import utcnow
 from dashboard.services import runs
+from dashboard.storage import get_storage
 from tests.automation.runner_helpers import TEST_DATABASE_URL, histories, make_schedule, utc
 
 BAD_SALES_FILTERS = {"start_date": "2024-02-30", "end_date": "2024-03-01"}  # no such day
@@ -393,8 +393,8 @@ def test_schedule_deleted_before_its_claimed_run_starts(app, shop):
 
 @pytest.mark.nodb
 def test_error_descriptions_are_plain():
-    from dashboard.automation.storage import StorageError
     from dashboard.core.errors import ValidationError
+    from dashboard.storage import StorageError
 
     assert describe_error(ValidationError({"filters.start_date": ["Enter a real date."]})).startswith(
         "The export's settings are not valid: filters.start_date"

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.automation import jobs
-from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import Business, ExportHistory, ExportSchedule
 from dashboard.models.types import utcnow
+from dashboard.storage import get_storage
 from tests.automation.runner_helpers import (
     FLASK,
     TEST_DATABASE_URL,

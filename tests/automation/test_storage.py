@@ -13,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation.storage import (
+from dashboard.extensions import db
+from dashboard.models import ExportHistory
+from dashboard.storage import (
     ExportFileNotFound,
     LocalExportFileStorage,
     S3ExportFileStorage,
@@ -22,8 +24,6 @@ from dashboard.automation.storage import (
     get_storage,
     sanitize_file_name,
 )
-from dashboard.extensions import db
-from dashboard.models import ExportHistory
 
 BUSINESS = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 HISTORY = uuid.UUID("6fa459ea-ee8a-3ca4-894e-db77e160355e")

@@ -184,10 +184,10 @@ def test_manager_does_not_see_statistics_and_gets_403(page, live_server):
 
 def _finished_one_off_export(live_server):
     """A CSV export run by the runner's workers, waited for; returns its signed e-mail link."""
-    from dashboard.automation.links import make_download_url
     from dashboard.extensions import db
     from dashboard.models import Business, ExportHistory
     from dashboard.services import runs
+    from dashboard.storage.links import make_download_url
 
     with live_server.app_context():
         business = db.session.query(Business).filter_by(name=live_server.people.business_name).one()

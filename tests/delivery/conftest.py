@@ -14,10 +14,10 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_FAILED, ExportHistory, ExportSchedule
 from dashboard.models.types import utcnow
+from dashboard.storage import get_storage
 
 
 def free_port() -> int:

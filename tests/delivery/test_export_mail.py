@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation.links import make_download_url
 from dashboard.delivery import deliver_run_result, process_outbox
 from dashboard.delivery.policy import encoded_size
 from dashboard.delivery.render import render_export_mail
@@ -17,6 +16,7 @@ from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportNotificationSettings, MailMessage
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_EMAILED
 from dashboard.models.types import utcnow
+from dashboard.storage.links import make_download_url
 from tests.delivery.delivery_helpers import attachments, html_part, link_in, path_of, text_part
 
 SPREADSHEET = b"PK\x03\x04" + bytes(range(256)) * 40
@@ -190,7 +190,7 @@ def test_tampered_expired_cleaned_and_foreign_links_never_give_the_file(tenant, 
 
 
 def test_file_deleted_from_storage_behind_the_records_back_answers_410(tenant, runs, client):
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     history = runs.completed(tenant.business, None)
     link = path_of(make_download_url(history))

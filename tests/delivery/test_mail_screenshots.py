@@ -120,7 +120,7 @@ def test_screenshots_of_the_four_mails_and_the_download_page(chromium, tenant, r
 
     # The download page, signed out, on a phone: served by the app through a routed fetch.
     history = db.session.query(ExportHistory).filter(ExportHistory.status == "EMAILED").first()
-    from dashboard.automation.links import make_download_url
+    from dashboard.storage.links import make_download_url
 
     url = make_download_url(history)
 

@@ -9,10 +9,10 @@ import openpyxl
 
 from dashboard import demo
 from dashboard.automation.runner import ScheduledExportRunner
-from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import Membership, User
 from dashboard.models.automation import STATUS_EMAILED, STATUS_FAILED, ExportSchedule
+from dashboard.storage import get_storage
 from tests.delivery.delivery_helpers import attachments, link_in, path_of, text_part
 
 

@@ -11,12 +11,12 @@ import boto3
 import pytest
 
 from dashboard.automation.runner import ScheduledExportRunner
-from dashboard.automation.storage import get_storage
 from dashboard.delivery.dispatch import process_outbox
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory, ExportSchedule, MailMessage
 from dashboard.models.types import utcnow
 from dashboard.services.destinations import validate_destinations
+from dashboard.storage import get_storage
 
 from .servers import SftpServer, free_port, start_receiver
 from .test_webhook import SECRET, receiver_verifies

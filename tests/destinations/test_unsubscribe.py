@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from dashboard.delivery.unsubscribe_links import make_token, unsubscribe_headers
 from dashboard.extensions import db
 from dashboard.models import AuditLog
 from dashboard.models.automation import ExportSchedule
-from dashboard.services.unsubscribe import make_token, unsubscribe_headers
 from tests.delivery.conftest import SmtpServer, smtp_config
 
 

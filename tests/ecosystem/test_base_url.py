@@ -17,7 +17,7 @@ def test_in_a_request_links_use_the_served_host_and_port(app_factory):
 
 
 def test_outside_a_request_links_use_the_first_served_address(app_factory):
-    from dashboard.automation.links import make_download_url
+    from dashboard.storage.links import make_download_url
 
     app = app_factory(BASE_URL="")
     with app.app_context():

@@ -105,9 +105,9 @@ def test_run_is_a_manual_history_record_with_an_audit_entry(app, shop, runner, t
     its file stored like any run's (downloadable from history) and written where --out says."""
     from sqlalchemy import select
 
-    from dashboard.automation.storage import get_storage
     from dashboard.extensions import db
     from dashboard.models import AuditLog, ExportHistory
+    from dashboard.storage import get_storage
 
     out = tmp_path / "stock.csv"
     result = run(

@@ -9,12 +9,12 @@ import json
 from sqlalchemy import func, select
 
 from dashboard.automation.runner import ScheduledExportRunner
-from dashboard.automation.storage import get_storage
 from dashboard.extensions import db
 from dashboard.models import Business, User
 from dashboard.models.automation import ExportSchedule
 from dashboard.ops.business_data import counts
 from dashboard.services.audit import record_audit
+from dashboard.storage import get_storage
 from tests.ops.conftest import seeded_business
 
 

@@ -119,7 +119,7 @@ def test_readyz_refuses_an_unknown_check_name(client):
 
 
 def test_version_endpoint_and_operator_details(app_factory):
-    from dashboard.ops.version import app_version
+    from dashboard.core.version import app_version
 
     application = app_factory(OPS_TOKEN=OPS_TOKEN)
     client = application.test_client()

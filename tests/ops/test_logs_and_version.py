@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.core.version import app_version
 from dashboard.logging_setup import JsonFormatter, KeyValueFormatter, install_record_factory
-from dashboard.ops.version import app_version
 
 ROOT = Path(__file__).resolve().parents[2]
 

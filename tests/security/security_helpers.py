@@ -109,7 +109,7 @@ def make_run(business, user=None, schedule=None, **fields: Any) -> ExportHistory
 
 def store_file(app, run: ExportHistory, content: bytes = CONTENT) -> str:
     """Save a file for `run` through the real storage and record it as the run's file."""
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     source = Path(app.config["EXPORT_ROOT"]).parent / f"src-{uuid.uuid4().hex}"
     source.parent.mkdir(parents=True, exist_ok=True)

@@ -422,7 +422,7 @@ JSON_VALUES = (
 
 @pytest.mark.slow
 def test_hostile_input_on_every_route_never_gets_a_500(app, world):
-    from dashboard.automation.links import make_download_token
+    from dashboard.storage.links import make_download_token
     from tests.security.test_isolation_table import ROUTES, _url
 
     a = world.a

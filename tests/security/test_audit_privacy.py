@@ -15,9 +15,9 @@ import io
 import pytest
 from sqlalchemy import select
 
-from dashboard.automation.links import make_download_url
 from dashboard.extensions import db
 from dashboard.models import AuditLog
+from dashboard.storage.links import make_download_url
 from tests.security.security_helpers import bearer, login
 
 PRIVATE = ("private-reply@target.example.com", "secret-list@target.example.com")

@@ -260,8 +260,8 @@ def _allowed(endpoint: str, diff: dict, world) -> bool:
 
 
 def test_no_get_changes_anything(app, world):
-    from dashboard.automation.links import make_download_token
-    from dashboard.services.unsubscribe import make_token as make_unsubscribe_token
+    from dashboard.delivery.unsubscribe_links import make_token as make_unsubscribe_token
+    from dashboard.storage.links import make_download_token
 
     a = world.a
     owner = login(app.test_client(), a.owner.email)

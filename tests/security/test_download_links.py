@@ -14,8 +14,8 @@ from urllib.parse import unquote
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from dashboard.automation.links import SALT, make_download_token
 from dashboard.extensions import db
+from dashboard.storage.links import SALT, make_download_token
 from tests.security.security_helpers import (
     CONTENT,
     MEASURED,
@@ -193,7 +193,7 @@ def test_a_link_used_after_cleanup_shows_a_clear_page_and_no_file(app, world):
 
 def test_a_link_whose_file_vanished_from_storage_shows_the_clean_page(app, world):
     """The record still names a file, but the file is gone (deleted by hand, lost bucket)."""
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
 
     a = world.a
     token = make_download_token(a.run)

@@ -228,8 +228,8 @@ def _content_disposition_is_clean(header: str) -> bool:
 def test_hostile_names_stay_inside_the_export_root_and_give_clean_download_headers(app, world):
     """Names that reach storage and Content-Disposition (a run's file name), stored and downloaded
     through every door: the page, the API and the signed link."""
-    from dashboard.automation.links import make_download_token
-    from dashboard.automation.storage import get_storage
+    from dashboard.storage import get_storage
+    from dashboard.storage.links import make_download_token
 
     a = world.a
     root = Path(app.config["EXPORT_ROOT"]).resolve()
@@ -297,7 +297,7 @@ def test_hostile_schedule_names_are_refused_or_run_cleanly(app, world, smtp_serv
         history = db.session.get(ExportHistory, uuid.UUID(run.get_json()["id"]))
         db.session.refresh(history)
         assert history.status in ("COMPLETED", "EMAILED"), (label, history.status, history.error_message)
-        from dashboard.automation.storage import get_storage
+        from dashboard.storage import get_storage
 
         assert get_storage().local_path(history.file_path).resolve().is_relative_to(root)
         download = client.get(f"{API}/history/{history.id}/download/", headers=headers)

@@ -562,7 +562,7 @@ def make_download_token_with_key(app, run, key: str) -> str:
     """A download token for `run` signed with `key` instead of the app's SECRET_KEY."""
     from itsdangerous import URLSafeTimedSerializer
 
-    from dashboard.automation.links import SALT
+    from dashboard.storage.links import SALT
 
     return URLSafeTimedSerializer(key, salt=SALT).dumps({"h": str(run.id), "b": str(run.business_id)})
 
@@ -571,14 +571,14 @@ def make_unsubscribe_token_with_key(schedule, address: str, key: str) -> str:
     """An unsubscribe token for (`schedule`, `address`) signed with `key`, not the app's SECRET_KEY."""
     from itsdangerous import URLSafeSerializer
 
-    from dashboard.services.unsubscribe import SALT
+    from dashboard.delivery.unsubscribe_links import SALT
 
     return URLSafeSerializer(key, salt=SALT).dumps({"s": str(schedule.id), "e": address.lower()})
 
 
 def _controls(app, world, table: Table) -> None:
     """The object's own business reaches every id route (so the refusals above are refusals)."""
-    from dashboard.automation.links import make_download_token
+    from dashboard.storage.links import make_download_token
 
     a = world.a
     owner = login(app.test_client(), a.owner.email)
@@ -623,7 +623,7 @@ def _controls(app, world, table: Table) -> None:
             response = app.test_client().get(url)
             table.check(response.status_code == 200, f"control: GET {url} -> {response.status_code}")
         if ROUTES[rule.endpoint].access == UNSUBSCRIBE_LINK:
-            from dashboard.services.unsubscribe import make_token
+            from dashboard.delivery.unsubscribe_links import make_token
 
             url = _url(rule, make_token(a.schedule.id, a.schedule.recipients[0]))
             response = app.test_client().get(url)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.automation.links import make_download_url
+from dashboard.storage.links import make_download_url
 from tests.conftest import PASSWORD, TEST_DATABASE_URL, Factory
 from tests.security.security_helpers import build_world
 

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from dashboard.automation.links import make_download_url
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExportHistory
 from dashboard.services.downloads import STORAGE_RETRY_AFTER_SECONDS
+from dashboard.storage.links import make_download_url
 
 RETRY_AFTER = str(STORAGE_RETRY_AFTER_SECONDS)
 
