@@ -54,9 +54,11 @@ run: db
 	@echo ""
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# lint-imports: the layers in .importlinter (packages import downward only; docs/architecture.md).
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install-dev
 	$(BIN)/ruff format .
