@@ -21,6 +21,6 @@ def get_settings():
 @route(bp, "/", ["PUT", "PATCH"])
 @role_required(ROLE_OWNER)
 def update_settings():
-    # PUT and PATCH alike: fields left out keep their values (the seed's PUT sends them all anyway).
+    # PUT and PATCH alike: fields left out keep their values (a client's PUT usually sends them all anyway).
     settings = service.update_settings(api_business(), api_user(), json_body())
     return jsonify(service.settings_to_dict(settings))

@@ -321,11 +321,11 @@ def describe_timing(timing: Timing) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# The seed's interface
+# The class the services call
 
 
 class ScheduleCalculator:
-    """Next run times for schedules (the seed's names), over the functions above."""
+    """Next run times for schedules, over the functions above."""
 
     @classmethod
     def calculate_next_run(cls, schedule: Any, now: datetime | None = None) -> datetime:

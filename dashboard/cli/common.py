@@ -23,6 +23,14 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+def require_user(email: str) -> User:
+    """The user with this e-mail address (any case), or exit 2 saying there is none."""
+    user = find_user(email)
+    if user is None:
+        fail(f"no user with e-mail {email}.")
+    return user
+
+
 def find_business(name: str) -> Business | None:
     return db.session.scalar(select(Business).where(Business.name == name))
 

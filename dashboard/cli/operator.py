@@ -213,11 +213,9 @@ def check_mail() -> Check:
 
 
 def check_redis() -> Check:
-    config = current_app.config
-    url = config.get("REDIS_URL") or ""
-    storage = config.get("RATELIMIT_STORAGE_URI") or ""
-    if not url and storage.startswith(("redis://", "rediss://")):
-        url = storage
+    from dashboard.api.health import redis_url
+
+    url = redis_url()
     if not url:
         status = WARN if _production() else OK
         return Check("redis", status, "not configured: rate limits count in each process's memory")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from dashboard.cli.common import fail, find_business, find_user, users_cli
+from dashboard.cli.common import fail, find_business, require_user, users_cli
 from dashboard.cli.passwords import password_options, read_password
 from dashboard.extensions import db
 from dashboard.models.pos import Membership, User
@@ -36,13 +36,6 @@ def _end_sessions(user: User) -> None:
     from dashboard.auth.sessions import end_sessions  # the one place that knows how (auth)
 
     end_sessions(user)
-
-
-def _require_user(email: str) -> User:
-    user = find_user(email)
-    if user is None:
-        fail(f"no user with e-mail {email}.")
-    return user
 
 
 @users_cli.command("list")
@@ -73,7 +66,7 @@ def list_users(business_name: str | None) -> None:
 @password_options
 def set_password(email: str, password: str | None, password_stdin: bool) -> None:
     """Set a user's password (prompt or --password-stdin) and end all of their sessions."""
-    user = _require_user(email)
+    user = require_user(email)
     # set_password() ends the sessions signed in with the old password (User.set_password).
     had_password = bool(user.password_hash)
     user.set_password(read_password(password, password_stdin))
@@ -88,7 +81,7 @@ def set_password(email: str, password: str | None, password_stdin: bool) -> None
 @click.argument("email")
 def deactivate(email: str) -> None:
     """Stop a user signing in or using their API tokens, and end their sessions now."""
-    user = _require_user(email)
+    user = require_user(email)
     was_active = user.is_active_user
     user.is_active_user = False
     _end_sessions(user)
@@ -101,7 +94,7 @@ def deactivate(email: str) -> None:
 @click.argument("email")
 def activate(email: str) -> None:
     """Let a deactivated user sign in again (their old sessions stay ended)."""
-    user = _require_user(email)
+    user = require_user(email)
     user.is_active_user = True
     _audit_everywhere(user, "user.activated", {"by": "cli"})
     db.session.commit()

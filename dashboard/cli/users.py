@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from sqlalchemy import select
 
-from dashboard.cli.common import fail, find_business, find_user, users_cli
+from dashboard.cli.common import fail, find_business, find_user, require_user, users_cli
 from dashboard.cli.passwords import password_options, read_password
 from dashboard.extensions import db
 from dashboard.models.pos import ROLES, Business, Membership, User
@@ -72,9 +72,7 @@ def create_token_command(email, business_name):
     """Print a new API token (and nothing else on stdout)."""
     from dashboard.auth.tokens import create_token
 
-    user = find_user(email)
-    if user is None:
-        fail(f"no user with e-mail {email}.")
+    user = require_user(email)
     memberships = [m for m in user.memberships if m.is_active]
     if business_name:
         memberships = [m for m in memberships if m.business.name == business_name]
@@ -95,9 +93,7 @@ def revoke_tokens_command(email):
     from dashboard.auth.sessions import end_sessions
     from dashboard.auth.tokens import revoke_tokens
 
-    user = find_user(email)
-    if user is None:
-        fail(f"no user with e-mail {email}.")
+    user = require_user(email)
     end_sessions(user)  # committed by revoke_tokens
     count = revoke_tokens(user)
     click.echo(f"Revoked {count} token(s) of {email} and ended their sessions.")
@@ -109,9 +105,7 @@ def sign_out_command(email):
     """End every session and remember-me cookie of a user (API tokens stay: see revoke-tokens)."""
     from dashboard.auth.sessions import end_sessions
 
-    user = find_user(email)
-    if user is None:
-        fail(f"no user with e-mail {email}.")
+    user = require_user(email)
     end_sessions(user)
     db.session.commit()
     click.echo(f"Signed {user.email} out everywhere.")

@@ -138,7 +138,7 @@ def _daily(business: Business, now: datetime, recent_from: datetime) -> tuple[li
 def statistics(
     business: Business, now: datetime | None = None, since: datetime | None = None
 ) -> dict[str, Any]:
-    """The seed's statistics, as the contract defines them, plus "daily".
+    """The run statistics, as the contract defines them, plus "daily".
 
     Successful = COMPLETED + EMAILED, failed = FAILED; PENDING/PROCESSING count in the totals only.
     `success_rate` is 100 x successful / (successful + failed) to one decimal, null when nothing

@@ -23,7 +23,7 @@ CLEANUP_BATCH = 500
 
 
 class ExportFileStorage:
-    """The interface (the seed's names); `get_storage()` returns the configured backend."""
+    """What every backend does with export files; `get_storage()` returns the configured one."""
 
     backend = "abstract"
 
@@ -44,7 +44,7 @@ class ExportFileStorage:
         name = sanitize_file_name(file_name)
         return f"{EXPORTS_PREFIX}/{business}/{created_at:%Y}/{created_at:%m}/{history}_{name}"
 
-    # -- the seed's methods ---------------------------------------------------------------------
+    # -- what a backend implements --------------------------------------------------------------
     def save_export_file(
         self,
         src: str | os.PathLike | IO[bytes],

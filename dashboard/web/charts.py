@@ -194,6 +194,12 @@ def daily_chart(daily: list[dict], width: int = 960, height: int = 260) -> Daily
     )
 
 
+def _bars(chart, rows: list, width: int, label_width: float, bar_area: float, row_height: float):
+    """A horizontal bar chart of `rows`, one row_height apart (at least one row high when empty)."""
+    height = int(max(len(rows), 1) * row_height)
+    return chart(width, height, label_width, bar_area, row_height, rows)
+
+
 def rate_chart(
     groups: dict[str, dict], labels: dict[str, str] | None = None, order: tuple[str, ...] | None = None
 ) -> RateChart:
@@ -228,14 +234,7 @@ def rate_chart(
                 text=text,
             )
         )
-    return RateChart(
-        width=width,
-        height=int(max(len(rows), 1) * row_height),
-        label_width=label_width,
-        bar_area=bar_area,
-        row_height=row_height,
-        rows=rows,
-    )
+    return _bars(RateChart, rows, width, label_width, bar_area, row_height)
 
 
 def size_chart(values: dict[str, float | None], labels: dict[str, str] | None = None) -> SizeChart:
@@ -258,11 +257,4 @@ def size_chart(values: dict[str, float | None], labels: dict[str, str] | None = 
                 text=text,
             )
         )
-    return SizeChart(
-        width=width,
-        height=int(max(len(rows), 1) * row_height),
-        label_width=label_width,
-        bar_area=bar_area,
-        row_height=row_height,
-        rows=rows,
-    )
+    return _bars(SizeChart, rows, width, label_width, bar_area, row_height)

@@ -1,4 +1,4 @@
-"""Statistics (owners): the seed's figures and three charts drawn on the server as SVG."""
+"""Statistics (owners): the run figures and three charts drawn on the server as SVG."""
 
 from __future__ import annotations
 
