@@ -37,6 +37,7 @@ __all__ = [
     "deactivate_schedule",
     "delete_schedule",
     "get_schedule",
+    "has_schedules",
     "list_schedules",
     "overdue_schedules",
     "preview_occurrences",
@@ -314,3 +315,11 @@ def preview_occurrences(data: object, business: Business, now: datetime | None =
     except ValueError:
         raise ValidationError({"after": ["Enter a time early enough to have runs after it."]}) from None
     return preview_to_dict(request.timing, occurrences)
+
+
+def has_schedules(business: Business) -> bool:
+    """Whether the business has made any schedule yet (the home page then shows how to start)."""
+    return (
+        db.session.scalar(select(ExportSchedule.id).where(ExportSchedule.business_id == business.id).limit(1))
+        is not None
+    )

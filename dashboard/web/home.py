@@ -8,12 +8,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint
 from flask_login import login_required
-from sqlalchemy import select
 
-from dashboard.extensions import db
-from dashboard.models.automation import ExportSchedule
 from dashboard.services import history as history_service
 from dashboard.services import schedules as schedule_service
+from dashboard.services.pages import page_of
 from dashboard.services.presenters import schedule_to_dict
 from dashboard.tenancy import require_business
 from dashboard.web.common import render_page
@@ -34,12 +32,9 @@ def index():
     # "The last 7 days" as the business counts days: today and the six before it.
     since = (now.astimezone(ZoneInfo(business.timezone)) - timedelta(days=6)).date()
     failed_query = history_service.history_query(business, {"status": "FAILED", "start_date": since})
-    failed_page = db.paginate(failed_query, page=1, per_page=FAILED_SHOWN, error_out=False)
+    failed_page = page_of(failed_query, 1, FAILED_SHOWN)
     overdue = schedule_service.overdue_schedules(business, now)
     upcoming = schedule_service.upcoming_schedules(business, NEXT_SHOWN, now=now)
-    has_schedules = db.session.scalar(
-        select(ExportSchedule.id).where(ExportSchedule.business_id == business.id).limit(1)
-    )
     return render_page(
         "home/index.html",
         "home/partials/_content.html",
@@ -49,7 +44,7 @@ def index():
         overdue=[{"obj": s, "s": schedule_to_dict(s, now)} for s in overdue],
         upcoming=[{"obj": s, "s": schedule_to_dict(s, now)} for s in upcoming],
         latest=group_one_offs([run_view(h) for h in history_service.recent_history(business, LATEST_SHOWN)]),
-        has_schedules=has_schedules is not None,
+        has_schedules=schedule_service.has_schedules(business),
         since=since,
     )
 
