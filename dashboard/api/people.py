@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, jsonify, request
+from flask import jsonify, request
 from flask_login import login_user
 
 from dashboard.api.common import (
@@ -54,13 +54,6 @@ def _created(body: dict[str, Any]):
 # Members
 
 
-def _member_or_404(member_id):
-    membership = members.get_member(api_business(), member_id)
-    if membership is None:
-        abort(404)
-    return membership
-
-
 @route(members_bp, "/", ["GET"])
 @role_required(ROLE_OWNER)
 def list_members():
@@ -78,13 +71,13 @@ def invite_member():
 @route(members_bp, "/<uuid:id>/", ["GET"])
 @role_required(ROLE_OWNER)
 def get_member(id):
-    return jsonify(members.member_to_dict(_member_or_404(id)))
+    return jsonify(members.member_to_dict(members.require_member(api_business(), id)))
 
 
 @route(members_bp, "/<uuid:id>/", ["PATCH", "PUT"])
 @role_required(ROLE_OWNER)
 def update_member(id):
-    membership = _member_or_404(id)
+    membership = members.require_member(api_business(), id)
     return jsonify(
         members.member_to_dict(members.change_role(api_business(), api_user(), membership, json_body()))
     )
@@ -93,14 +86,14 @@ def update_member(id):
 @route(members_bp, "/<uuid:id>/", ["DELETE"])
 @role_required(ROLE_OWNER)
 def remove_member(id):
-    members.remove(api_business(), api_user(), _member_or_404(id))
+    members.remove(api_business(), api_user(), members.require_member(api_business(), id))
     return no_content()
 
 
 @route(members_bp, "/<uuid:id>/resend/", ["POST"])
 @role_required(ROLE_OWNER)
 def resend_invitation(id):
-    membership = _member_or_404(id)
+    membership = members.require_member(api_business(), id)
     sent = members.resend_invitation(api_business(), api_user(), membership)
     return jsonify({**members.member_to_dict(membership), "mail_sent": sent})
 
@@ -127,9 +120,7 @@ def create_token():
 @route(tokens_bp, "/<uuid:id>/", ["DELETE"])
 @role_required(ROLE_OWNER)
 def revoke_token(id):
-    token = tokens.get_token(api_business(), id)
-    if token is None:
-        abort(404)
+    token = tokens.require_token(api_business(), id)
     tokens.revoke(api_business(), api_user(), token)
     return no_content()
 

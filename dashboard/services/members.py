@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from dashboard.core.errors import ErrorCollector, NotPossible, ValidationError
+from dashboard.core.errors import ErrorCollector, NotFound, NotPossible, ValidationError
 from dashboard.extensions import db
 from dashboard.models.pos import ROLE_OWNER, ROLES, ApiToken, Business, Membership, User
 from dashboard.models.types import utcnow
@@ -83,6 +83,15 @@ def get_member(business: Business, member_id: object) -> Membership | None:
     except (ValueError, TypeError, AttributeError):
         return None
     return db.session.scalar(members_query(business).where(Membership.id == parsed))
+
+
+def require_member(business: Business, member_id: object) -> Membership:
+    """The active membership of this business with this id; NotFound (a 404 on the pages and the
+    API alike) for another business's, a missing or a malformed id."""
+    membership = get_member(business, member_id)
+    if membership is None:
+        raise NotFound(f"No member {member_id!r} in this business.")
+    return membership
 
 
 def reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:

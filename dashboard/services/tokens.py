@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dashboard.auth.tokens import new_token
-from dashboard.core.errors import ErrorCollector, NotPossible
+from dashboard.core.errors import ErrorCollector, NotFound, NotPossible
 from dashboard.extensions import db
 from dashboard.models.pos import ApiToken, Business, Membership, User
 from dashboard.models.types import utcnow
@@ -77,6 +77,14 @@ def get_token(business: Business, token_id: object) -> ApiToken | None:
     except (ValueError, TypeError, AttributeError):
         return None
     return db.session.scalar(tokens_query(business, include_revoked=True).where(ApiToken.id == parsed))
+
+
+def require_token(business: Business, token_id: object) -> ApiToken:
+    """This business's token by id; NotFound (a 404 on the pages and the API alike) otherwise."""
+    token = get_token(business, token_id)
+    if token is None:
+        raise NotFound(f"No API token {token_id!r} in this business.")
+    return token
 
 
 def create(business: Business, membership: Membership, data: dict[str, Any]) -> tuple[ApiToken, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, request, url_for
+from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 
 from dashboard.core.errors import NotPossible, ValidationError
@@ -67,13 +67,6 @@ def index():
     return render_page("people/page.html", "people/partials/_content.html", **_context())
 
 
-def _member_or_404(member_id: str):
-    membership = members.get_member(require_business(), member_id)
-    if membership is None:
-        abort(404)
-    return membership
-
-
 @bp.route("/members", methods=["POST"])
 def invite():
     values = {key: request.form.get(key, "") for key in ("email", "name", "role")}
@@ -100,7 +93,7 @@ def invite():
 
 @bp.route("/members/<member_id>/role", methods=["POST"])
 def change_role(member_id: str):
-    membership = _member_or_404(member_id)
+    membership = members.require_member(require_business(), member_id)
     try:
         members.change_role(
             require_business(), current_user, membership, {"role": request.form.get("role", "")}
@@ -113,7 +106,7 @@ def change_role(member_id: str):
 
 @bp.route("/members/<member_id>/remove", methods=["POST"])
 def remove(member_id: str):
-    membership = _member_or_404(member_id)
+    membership = members.require_member(require_business(), member_id)
     removing_self = membership.user_id == current_user.id
     try:
         members.remove(require_business(), current_user, membership)
@@ -129,7 +122,7 @@ def remove(member_id: str):
 
 @bp.route("/members/<member_id>/resend", methods=["POST"])
 def resend(member_id: str):
-    membership = _member_or_404(member_id)
+    membership = members.require_member(require_business(), member_id)
     try:
         sent = members.resend_invitation(require_business(), current_user, membership)
     except NotPossible as exc:
@@ -171,9 +164,7 @@ def create_token():
 @bp.route("/tokens/<token_id>/revoke", methods=["POST"])
 def revoke_token(token_id: str):
     business = require_business()
-    token = tokens.get_token(business, token_id)
-    if token is None:
-        abort(404)
+    token = tokens.require_token(business, token_id)
     try:
         tokens.revoke(business, current_user, token)
     except NotPossible as exc:
