@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
 from dashboard.base_url import external_base_url
+from dashboard.core.signing import serializer
 from dashboard.extensions import db
 from dashboard.models.pos import Membership, User
 
@@ -20,8 +20,7 @@ ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 
 
 def token_serializer() -> URLSafeSerializer:
-    fallbacks = list(current_app.config.get("SECRET_KEY_FALLBACKS") or [])
-    return URLSafeSerializer([*fallbacks, current_app.config["SECRET_KEY"]], salt=SALT)
+    return serializer(SALT)
 
 
 def make_token(schedule_id: uuid.UUID, address: str) -> str:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, render_template
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from dashboard.base_url import external_base_url
 from dashboard.core.errors import ErrorCollector
+from dashboard.core.signing import timed_serializer
 from dashboard.delivery.mailer import OutgoingMessage, format_address, send_message, sender_address
 from dashboard.extensions import db
 from dashboard.models.pos import Membership, User
@@ -49,21 +50,8 @@ def invitation_days() -> float:
     return float(current_app.config.get("INVITATION_DAYS", 7))
 
 
-def _keys() -> list[str]:
-    fallbacks = list(current_app.config.get("SECRET_KEY_FALLBACKS") or [])
-    return [*fallbacks, current_app.config["SECRET_KEY"]]
-
-
 def _serializer(issued_at: datetime | None = None) -> URLSafeTimedSerializer:
-    if issued_at is None:
-        return URLSafeTimedSerializer(_keys(), salt=SALT)
-    stamp = int(issued_at.timestamp())
-
-    class _IssuedAt(TimestampSigner):  # lets tests mint an invitation as if sent days ago
-        def get_timestamp(self) -> int:
-            return stamp
-
-    return URLSafeTimedSerializer(_keys(), salt=SALT, signer=_IssuedAt)
+    return timed_serializer(SALT, issued_at)
 
 
 def make_token(membership: Membership, issued_at: datetime | None = None) -> str:

@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from itsdangerous import BadData, BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from dashboard.base_url import external_base_url
+from dashboard.core.signing import timed_serializer
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory
 
@@ -28,23 +29,8 @@ LINK_INVALID = "invalid"  # tampered, truncated or not ours -> 404
 LINK_NOT_FOUND = "not_found"  # signature valid, but no such record (deleted) -> 404
 
 
-def _keys() -> list[str]:
-    # itsdangerous signs with the last key and accepts all of them: old links survive a key rotation
-    # done through Flask's SECRET_KEY_FALLBACKS.
-    fallbacks = list(current_app.config.get("SECRET_KEY_FALLBACKS") or [])
-    return [*fallbacks, current_app.config["SECRET_KEY"]]
-
-
 def _serializer(issued_at: datetime | None = None) -> URLSafeTimedSerializer:
-    if issued_at is None:
-        return URLSafeTimedSerializer(_keys(), salt=SALT)
-    stamp = int(issued_at.timestamp())
-
-    class _IssuedAt(TimestampSigner):  # lets tests mint a link as if it had been sent days ago
-        def get_timestamp(self) -> int:
-            return stamp
-
-    return URLSafeTimedSerializer(_keys(), salt=SALT, signer=_IssuedAt)
+    return timed_serializer(SALT, issued_at)
 
 
 def ttl_seconds() -> int:

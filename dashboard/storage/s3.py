@@ -103,30 +103,26 @@ class S3ExportFileStorage(ExportFileStorage):
         except BotoCoreError as exc:
             raise StorageUnavailable(f"The export file could not be read: {exc}.") from exc
 
-    def exists(self, path: str) -> bool:
+    def _head(self, path: str) -> dict | None:
+        """The object's metadata; None when it is not there (cleaned up)."""
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                return False
+                return None
             raise StorageError(
                 f"The export file could not be checked: {self._plain_client_error(exc)}."
             ) from exc
-        return True
+
+    def exists(self, path: str) -> bool:
+        return self._head(path) is not None
 
     def size(self, path: str) -> int:
-        from botocore.exceptions import ClientError
-
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                raise ExportFileNotFound(f"The export file {path} is no longer available.") from None
-            raise StorageError(
-                f"The export file could not be checked: {self._plain_client_error(exc)}."
-            ) from exc
+        head = self._head(path)
+        if head is None:
+            raise ExportFileNotFound(f"The export file {path} is no longer available.")
         return int(head["ContentLength"])
 
     def delete_export_file(self, path: str) -> bool:
