@@ -15,6 +15,7 @@ from functools import wraps
 from flask import abort, g, session
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from dashboard.core.errors import NotFound
 from dashboard.extensions import db
@@ -24,10 +25,13 @@ SESSION_BUSINESS_KEY = "business_id"
 
 
 def active_memberships(user) -> list[Membership]:
+    """The user's active memberships, each with its business, in one query (every signed-in page
+    asks for them: the business was one more query each)."""
     return list(
         db.session.scalars(
             select(Membership)
             .join(Business)
+            .options(contains_eager(Membership.business))
             .where(Membership.user_id == user.id, Membership.is_active.is_(True))
             .order_by(Business.name)
         )

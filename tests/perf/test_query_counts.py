@@ -161,3 +161,15 @@ def test_schedules_page_queries_do_not_grow_with_rows(client, auth, tenant):
     add_schedules(tenant, ROWS - 1, start=1)
     large = statements_for(client, "/schedules/")
     assert_no_growth(small, large, "/schedules/")
+
+
+def test_a_signed_in_page_reads_its_business_with_the_memberships(client, auth, tenant):
+    """The person, then their memberships with each business: no separate read of a business."""
+    auth.login(tenant.owner.email)
+    with counted() as statements:
+        response = client.get("/history/")
+    assert response.status_code == 200
+    business_reads = [
+        s for s in statements if s.lstrip().upper().startswith("SELECT") and "\nFROM businesses" in s
+    ]
+    assert business_reads == [], business_reads
