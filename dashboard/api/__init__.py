@@ -11,9 +11,17 @@ def register(app: Flask) -> None:
     app.register_blueprint(health_bp)
 
     # The JSON API of export automation (docs/api.md; the document at /api/openapi.json).
-    from dashboard.api import exports, history, notifications, openapi, recipes, schedules
+    from dashboard.api import (
+        destinations,  # issue 19: send a test to a destination
+        exports,
+        history,
+        notifications,
+        openapi,
+        recipes,
+        schedules,
+    )
 
-    for module in (schedules, history, notifications, exports, recipes, openapi):
+    for module in (schedules, destinations, history, notifications, exports, recipes, openapi):
         app.register_blueprint(module.bp)
 
     # People: members and API tokens of the business (owners), the signed-in person's account.

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from dashboard.api import openapi_people, openapi_recipes
+from dashboard.api import openapi_destinations, openapi_people, openapi_recipes
 from dashboard.api.openapi_examples import (
     NOTIFICATION_EXAMPLES,
     ONE_OFF_EXAMPLES,
@@ -363,6 +363,7 @@ def document() -> dict[str, Any]:
         paths[path][method]["responses"]["409"] = _error("StateConflict")
     paths.update(openapi_recipes.paths(AUTOMATION, _op, _json, _ref))
     paths.update(openapi_people.paths(_op, _json, _ref, _error, _paginated))
+    paths.update(openapi_destinations.paths(AUTOMATION, _op, _json, _ref))  # issue 19
     for path, operations in paths.items():
         for method, operation in operations.items():
             operation["operationId"] = _operation_id(method, path)
@@ -423,7 +424,7 @@ def api_routes(app=None) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue
-        path = rule.rule.replace("<uuid:id>", "{id}")
+        path = rule.rule.replace("<uuid:id>", "{id}").replace("<destination_id>", "{destination_id}")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((path, method.lower()))
     return found

@@ -140,6 +140,7 @@ SCHEDULE_RESPONSE = {
         "last_run_display": {"type": "string", "examples": ["Never run", "2 days ago"]},
         "status_display": {"type": "string", "enum": ["Active", "Inactive", "Overdue"]},
         "next_runs": {"type": "array", "items": _ref("Occurrence"), "maxItems": 5},
+        "file_password_set": {"type": "boolean", "description": "Whether the files are password-protected."},
     },
 }
 

@@ -42,6 +42,7 @@ from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
 from dashboard.ops import metrics
 from dashboard.storage import get_storage
+from dashboard.storage.protection import protected_output
 
 log = logging.getLogger(__name__)
 
@@ -216,14 +217,18 @@ class _Run:
             self.beat(result.record_count)  # still ours? (cheap, and saves a pointless upload)
 
             step = STEP_STORE
+            # A schedule with a file password stores its file as an AES-256 zip (issue 19).
+            out_path, out_name, out_size = protected_output(self.history_id, result.path, result.file_name)
             storage = get_storage()
             stored_path = storage.save_export_file(
-                result.path,
-                result.file_name,
+                out_path,
+                out_name,
                 info.business.id,
                 self.history_id,
                 created_at=info.created_at,
-                content_type=getattr(result, "content_type", None),
+                content_type="application/zip"
+                if out_size is not None
+                else getattr(result, "content_type", None),
             )
             step = None
             applied = dict(getattr(result, "filters_applied", None) or resolved)
@@ -231,9 +236,9 @@ class _Run:
                 applied["date_range"] = resolved["date_range"]
             completed = dict(
                 status=STATUS_COMPLETED,
-                file_name=result.file_name,
+                file_name=out_name,
                 file_path=stored_path,
-                file_size=int(result.size),
+                file_size=int(out_size if out_size is not None else result.size),
                 record_count=int(result.record_count),
                 total_records=result.total_records,
                 truncated=bool(result.truncated),

@@ -134,6 +134,8 @@ def render_export_mail(history: ExportHistory, settings: ExportNotificationSetti
     context = {**base_context(business, settings), **_file_context(history)}
     schedule = history.schedule
     context["custom_message"] = (schedule.email_message or "").strip() if schedule else ""
+    # Password-protected files (issue 19): the mail says so, never the password.
+    context["protected"] = bool(schedule is not None and getattr(schedule, "file_password", ""))
     limit = attachment_limit_bytes()
     size = int(history.file_size or 0)
     attach = history.is_downloadable and encoded_size(size) <= limit
@@ -154,7 +156,9 @@ def render_export_mail(history: ExportHistory, settings: ExportNotificationSetti
         attachment = {
             "path": history.file_path,
             "name": history.file_name,
-            "content_type": content_type(history.format),
+            "content_type": "application/zip"
+            if (history.file_name or "").endswith(".zip")  # a protected file (issue 19)
+            else content_type(history.format),
             "size": size,
         }
     return _content(subject, text, html, business, settings, attachment=attachment)

@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import current_app
 
+from dashboard.core.secrets import SecretBox, secret_box_for
 from dashboard.destinations.channels import get_channel
 from dashboard.destinations.errors import SecretUnreadable
 from dashboard.destinations.outbound import OutboundPolicy
-from dashboard.destinations.secrets import SecretBox, secret_box_for
 
 
 def secret_box() -> SecretBox:

@@ -21,5 +21,5 @@ class OutboundRefused(DestinationError):
         super().__init__(message, retryable=False)
 
 
-class SecretUnreadable(Exception):
-    """A stored secret could not be decrypted with any configured key (DESTINATIONS_SECRET_KEYS)."""
+# Defined in core (the secret box lives there, below the storage that zips protected files).
+from dashboard.core.secrets import SecretUnreadable  # noqa: E402,F401

@@ -2,7 +2,7 @@
 sends, secrets encrypted and write-only, what the API and the form show, and "send a test".
 
 Stored form, in `ExportSchedule.destinations`: `[{"id", "kind", <the kind's fields>}]` where each
-secret field holds a Fernet token (dashboard/destinations/secrets.py). A client identifies an
+secret field holds a Fernet token (dashboard/core/secrets.py). A client identifies an
 existing destination by its `id` (or, without one, by its position and kind) so that an update
 that leaves a secret out keeps the stored one.
 """
@@ -15,11 +15,11 @@ import uuid
 from typing import Any
 
 from dashboard.core.errors import ErrorCollector, ValidationError
+from dashboard.core.secrets import SecretBox
 from dashboard.destinations.channels import CHANNELS, Channel, SendContext, get_channel
 from dashboard.destinations.config import outbound_policy, plain_config, secret_box, target_of
 from dashboard.destinations.content import DeliveryContent, FileLink
 from dashboard.destinations.errors import DestinationError, SecretUnreadable
-from dashboard.destinations.secrets import SecretBox
 
 MAX_DESTINATIONS = 10
 KINDS: tuple[str, ...] = tuple(sorted(CHANNELS))
@@ -68,24 +68,21 @@ def _previous_for(item: dict, index: int, kind: str, stored: list[dict]) -> dict
     return None
 
 
-def validate_destinations(
-    raw: Any, stored: list[dict] | None = None, *, check: bool = True
-) -> list[dict[str, Any]]:
-    """What a client sent as `destinations` -> the list to store. Raises ValidationError with
-    `destinations.<index>.<field>` keys. `check`: resolve and check each new or re-addressed far
-    end now (outbound safety; the SFTP host key is pinned here)."""
-    stored = list(stored or [])
-    if raw is None:
-        raw = []
+def clean_destination_items(
+    raw: Any, errors: ErrorCollector, name: str = "destinations"
+) -> list[dict] | None:
+    """What can be judged in a request alone: a list of at most MAX_DESTINATIONS objects, each of
+    a known kind with only its own fields, each value of its type and length. Returns the items
+    with plain (not yet encrypted) values; errors under `<name>.<index>.<field>`."""
     if not isinstance(raw, list):
-        raise ValidationError({"destinations": ["Give a list of destinations."]})
+        errors.add(name, "Give a list of destinations.")
+        return None
     if len(raw) > MAX_DESTINATIONS:
-        raise ValidationError({"destinations": [f"Use at most {MAX_DESTINATIONS} destinations."]})
-    box = secret_box()
-    errors = ErrorCollector()
-    result: list[dict[str, Any]] = []
+        errors.add(name, f"Use at most {MAX_DESTINATIONS} destinations.")
+        return None
+    items: list[dict] = []
     for index, item in enumerate(raw):
-        prefix = f"destinations.{index}"
+        prefix = f"{name}.{index}"
         if not isinstance(item, dict):
             errors.add(prefix, "Each destination is an object with a kind.")
             continue
@@ -98,24 +95,53 @@ def validate_destinations(
         for key in item:
             if key not in known:
                 errors.add(f"{prefix}.{key}", "Unknown field.")
+        cleaned: dict[str, Any] = {"kind": kind}
+        if item.get("id") is not None:
+            if not isinstance(item["id"], str) or len(item["id"]) > 64:
+                errors.add(f"{prefix}.id", "Not a destination id of this schedule.")
+            else:
+                cleaned["id"] = item["id"]
+        for spec in channel.fields:
+            value = item.get(spec.name)
+            if value is None or value == "":
+                continue
+            value = _clean_value(spec, value, f"{prefix}.{spec.name}", errors)
+            if value is not None:
+                cleaned[spec.name] = value
+        items.append(cleaned)
+    return items
+
+
+def store_destinations(
+    items: list[dict] | None, stored: list[dict] | None = None, *, check: bool = True
+) -> list[dict[str, Any]]:
+    """Cleaned items -> the list to store: matched to the stored destinations (by `id`, else by
+    position and kind) so that left-out secrets are kept, new secrets encrypted, required fields
+    present; `check`: the far end of each new or re-addressed destination is resolved and checked
+    now (outbound safety) and an SFTP server's host key pinned. Raises ValidationError."""
+    stored = list(stored or [])
+    box = secret_box()
+    errors = ErrorCollector()
+    result: list[dict[str, Any]] = []
+    for index, item in enumerate(items or []):
+        prefix = f"destinations.{index}"
+        kind = item["kind"]
+        channel = get_channel(kind)
         previous = _previous_for(item, index, kind, stored)
         values: dict[str, Any] = {"id": previous["id"] if previous else str(uuid.uuid4()), "kind": kind}
         for spec in channel.fields:
-            field = f"{prefix}.{spec.name}"
             value = item.get(spec.name)
-            if value is None or value == "":
+            if value is None:
                 if spec.secret and previous and previous.get(spec.name):
                     values[spec.name] = previous[spec.name]  # write-only: kept when left out
                 elif spec.name == "host_key_fingerprint" and previous:
                     values[spec.name] = previous.get(spec.name) or ""
                 elif spec.required:
-                    errors.add(field, "This field is required.")
+                    errors.add(f"{prefix}.{spec.name}", "This field is required.")
                 else:
                     values[spec.name] = spec.default
                 continue
-            cleaned = _clean_value(spec, value, field, errors)
-            if cleaned is not None:
-                values[spec.name] = box.encrypt(cleaned) if spec.secret else cleaned
+            values[spec.name] = box.encrypt(value) if spec.secret else value
         if kind == "sftp" and not values.get("password") and not values.get("private_key"):
             errors.add(f"{prefix}.password", "Give a password or a private key.")
         if errors:
@@ -125,6 +151,17 @@ def validate_destinations(
         result.append(values)
     errors.raise_if_any()
     return result
+
+
+def validate_destinations(
+    raw: Any, stored: list[dict] | None = None, *, check: bool = True
+) -> list[dict[str, Any]]:
+    """`clean_destination_items` then `store_destinations`: what a client sent as `destinations`
+    -> the list to store. Raises ValidationError with `destinations.<index>.<field>` keys."""
+    errors = ErrorCollector()
+    items = clean_destination_items([] if raw is None else raw, errors)
+    errors.raise_if_any()
+    return store_destinations(items, stored, check=check)
 
 
 def _check(
@@ -255,3 +292,32 @@ def _rotate_all(box: SecretBox, all_schedules) -> tuple[int, int]:
             schedule.file_password = password
             schedules += 1
     return schedules, secrets
+
+
+def store_schedule_secrets(values: dict[str, Any], data: object, schedule=None) -> dict[str, Any]:
+    """After `validate_schedule`: `destinations` and `file_password` as they are stored. A field
+    the request left out keeps the schedule's stored value; a new schedule's are checked and
+    encrypted. Raises ValidationError (destinations.<index>.<field>, file_password)."""
+    from dashboard.services.protection import clean_file_password
+
+    sent = data if isinstance(data, dict) else {}
+    stored = [dict(d) for d in (schedule.destinations or [])] if schedule is not None else []
+    if schedule is None or "destinations" in sent:
+        values["destinations"] = store_destinations(values.get("destinations") or [], stored)
+    else:
+        values["destinations"] = stored
+    stored_password = schedule.file_password if schedule is not None else ""
+    if "file_password" in sent:
+        values["file_password"] = clean_file_password(sent["file_password"], stored_password)
+    else:
+        values["file_password"] = stored_password or ""
+    return values
+
+
+def audit_value(field: str, value: Any) -> Any:
+    """What the audit log records for these fields: targets, never a secret."""
+    if field == "destinations":
+        return [f"{d['kind']}: {target_of(d)}" for d in value or []]
+    if field == "file_password":
+        return "set" if value else "not set"
+    return value

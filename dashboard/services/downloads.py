@@ -74,7 +74,9 @@ def send_export_file(history: ExportHistory, *, user_id, via: str, audit: bool =
         db.session.commit()
     response = send_file(
         source,
-        mimetype=content_type(history.format),
+        mimetype="application/zip"
+        if (history.file_name or "").endswith(".zip")  # a password-protected file (issue 19)
+        else content_type(history.format),
         as_attachment=True,
         download_name=safe_download_name(history.file_name, history.format),
         max_age=0,

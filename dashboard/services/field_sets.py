@@ -16,6 +16,7 @@ from dashboard.core import addresses
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
+from dashboard.services.destination_fields import DestinationList, FilePassword
 from dashboard.services.field_rules import DAY_FIELDS, FILTERS_RULE, filter_properties, timing_rule
 from dashboard.services.fields import (
     Address,
@@ -201,6 +202,32 @@ FILTERS = Field(
     ),
 )
 SKIP_IF_EMPTY = Field("skip_if_empty", Boolean(), default=False, label="Skip when there is nothing to send")
+# Destinations besides e-mail and password-protected files (issue 19, contract section 6).
+DESTINATIONS = Field(
+    "destinations",
+    DestinationList(),
+    default=[],
+    label="Also deliver to",
+    description=(
+        "Destinations besides e-mail, each an object with `kind` and its fields: webhook {url, secret}, "
+        "slack {url}, teams {url}, sftp {host, port, username, password or private_key, path, "
+        "host_key_fingerprint}, s3 {bucket, prefix, region, endpoint_url, access_key_id, "
+        "secret_access_key}. Secrets (secret, password, private_key, secret_access_key and the Slack/Teams "
+        "url) are write-only: never returned, kept when an update leaves them out (send the destination's "
+        "`id`). Outside development only https and public addresses are accepted, checked when saved."
+    ),
+)
+FILE_PASSWORD = Field(
+    "file_password",
+    FilePassword(),
+    nullable=True,
+    default=None,
+    label="File password",
+    description=(
+        "Write-only. Protects the files with this password (AES-256 zip); 8 to 128 characters. "
+        'Left out or null keeps the current one, "" removes it. GET shows only `file_password_set`.'
+    ),
+)
 IS_ACTIVE = Field("is_active", Boolean(), default=True, label="Active")
 
 # Returned by the API; a client that sends them back gets them silently ignored.
@@ -223,6 +250,7 @@ READ_ONLY_SCHEDULE_FIELDS: frozenset[str] = frozenset(
         "format_display",
         "frequency_display",
         "filters_display",
+        "file_password_set",
     }
 )
 
@@ -246,6 +274,8 @@ SCHEDULE = FieldSet(
         FILTERS,
         SKIP_IF_EMPTY,
         IS_ACTIVE,
+        DESTINATIONS,
+        FILE_PASSWORD,
     ),
     rules=(timing_rule({f.name: f for f in (DAY_OF_WEEK, DAY_OF_MONTH, WEEK_OF_MONTH)}), FILTERS_RULE),
     ignored=READ_ONLY_SCHEDULE_FIELDS,

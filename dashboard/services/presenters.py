@@ -32,6 +32,7 @@ from dashboard.models.automation import (
     ExportHistory,
     ExportSchedule,
 )
+from dashboard.services.destinations import represent_destinations
 
 __all__ = [
     "download_path",
@@ -189,6 +190,9 @@ def schedule_to_dict(schedule: ExportSchedule, now: datetime | None = None) -> d
         "status_display": schedule_status_display(schedule, now),
         "next_runs": _next_runs(schedule, now),
         "schedule_description": schedule_description(schedule),
+        # Issue 19: destinations without their secrets; the file password only as "set".
+        "destinations": represent_destinations(schedule.destinations),
+        "file_password_set": bool(schedule.file_password),
     }
 
 

@@ -20,6 +20,7 @@ from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory, ExportSchedule
 from dashboard.models.pos import Business, User
+from dashboard.services import destinations
 from dashboard.services.audit import record_audit
 from dashboard.services.notifications import check_allowed_recipients
 from dashboard.services.presenters import iso_utc, preview_to_dict
@@ -57,7 +58,9 @@ def _user_id(user: User | None) -> uuid.UUID | None:
     return user.id if user is not None else None
 
 
-def _audit_value(value: Any) -> Any:
+def _audit_value(value: Any, field: str = "") -> Any:
+    if field in ("destinations", "file_password"):
+        return destinations.audit_value(field, value)  # targets, never a secret (issue 19)
     return iso_utc(value) if isinstance(value, datetime) else value
 
 
@@ -66,6 +69,8 @@ def schedule_values(schedule: ExportSchedule) -> dict[str, Any]:
     values = {field: getattr(schedule, field) for field in SCHEDULE_FIELDS}
     values["recipients"] = list(values["recipients"] or [])
     values["filters"] = dict(values["filters"] or {})
+    values["destinations"] = [dict(d) for d in values.get("destinations") or []]
+    values["file_password"] = values.get("file_password") or ""
     return values
 
 
@@ -83,11 +88,12 @@ def create_schedule(
     """Validate `data` and create the schedule (creator `user`); 'schedule.create' audited."""
     values = validate_schedule(data, business.timezone)
     check_allowed_recipients(business.id, {"recipients": values["recipients"]})
+    destinations.store_schedule_secrets(values, data)
     schedule = ExportSchedule(business_id=business.id, created_by_id=_user_id(user), **values)
     schedule.next_run_at = _next_run(schedule, _now(now)) if schedule.is_active else None
     db.session.add(schedule)
     db.session.flush()
-    details = {field: _audit_value(values[field]) for field in SCHEDULE_FIELDS}
+    details = {field: _audit_value(values[field], field) for field in SCHEDULE_FIELDS}
     details["next_run_at"] = iso_utc(schedule.next_run_at)
     record_audit(
         business.id,
@@ -119,6 +125,7 @@ def update_schedule(
     values = validate_schedule(
         data, schedule.business.timezone, current=schedule_values(schedule), partial=partial
     )
+    destinations.store_schedule_secrets(values, data, schedule)
     old = schedule_values(schedule)
     changed = {field: (old[field], values[field]) for field in SCHEDULE_FIELDS if old[field] != values[field]}
     if not changed:
@@ -137,7 +144,8 @@ def update_schedule(
         schedule.next_run_at = _next_run(schedule, _now(now))
 
     details: dict[str, Any] = {
-        field: [_audit_value(before), _audit_value(after)] for field, (before, after) in changed.items()
+        field: [_audit_value(before, field), _audit_value(after, field)]
+        for field, (before, after) in changed.items()
     }
     if schedule.next_run_at != old_next_run:
         details["next_run_at"] = [iso_utc(old_next_run), iso_utc(schedule.next_run_at)]

@@ -33,3 +33,6 @@ def register(app: Flask) -> None:
     from dashboard.web.unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(unsubscribe_bp)  # issue 19: one-click unsubscribe, no sign-in
+    from dashboard.web.destinations import bp as destinations_bp
+
+    app.register_blueprint(destinations_bp)  # issue 19: the schedule form's destinations

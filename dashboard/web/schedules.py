@@ -26,6 +26,7 @@ from dashboard.services.schedule_words import PERIOD_FOR_FREQUENCY, period_for_f
 from dashboard.services.timezones import city, search_timezones, utc_offset
 from dashboard.services.validation import clean_email, is_timezone_name, validate_schedule_list_params
 from dashboard.tenancy import get_scoped_or_404, require_business
+from dashboard.web import destinations as destination_form
 from dashboard.web import forms, schedule_page
 from dashboard.web import schedule_form_help as help
 from dashboard.web.common import (
@@ -202,6 +203,7 @@ def _form_context(
     auto: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     business = require_business()
+    raw_errors = dict(errors or {})
     errors = help.in_form_order(forms.errors_by_field(errors or {}, values))
     row_errors, list_errors = forms.address_errors(values["recipients"], errors, "recipients")
     preview = _preview(values)
@@ -227,6 +229,12 @@ def _form_context(
         "period_for_frequency": PERIOD_FOR_FREQUENCY,
         "recipes": list_recipes() if schedule is None else [],
         "presets": preset_service.all_presets(business) if schedule is None else [],
+        # Issue 19: the destinations part (its own partial, schedules/partials/_destinations.html).
+        **destination_form.form_context(
+            values.get("destination_items") or destination_form.form_items(None, schedule),
+            schedule,
+            raw_errors,
+        ),
     }
 
 
@@ -292,10 +300,12 @@ def new():
         values, auto = _new_form_start(business)
         return _render_form(_form_context(values, auto=auto))
     values = help.read_form(request.form, business)
+    values["destination_items"] = destination_form.form_items(request.form, None)
     nonce = request.form.get("form_nonce")
 
     def create() -> str:
-        return str(service.create_schedule(business, current_user, forms.schedule_payload(values)).id)
+        payload = {**forms.schedule_payload(values), **destination_form.form_payload(request.form)}
+        return str(service.create_schedule(business, current_user, payload).id)
 
     try:
         _, created = forms.once.run(nonce, create)
@@ -319,8 +329,10 @@ def edit(schedule_id: str):
     values = help.read_form(request.form, business)
     if schedule is None:
         return _stale_form(values)
+    values["destination_items"] = destination_form.form_items(request.form, schedule)
     try:
-        service.update_schedule(schedule, current_user, forms.schedule_payload(values))
+        payload = {**forms.schedule_payload(values), **destination_form.form_payload(request.form)}
+        service.update_schedule(schedule, current_user, payload)
     except ValidationError as exc:
         return _render_form(
             _form_context(values, schedule=schedule, errors=exc.errors, nonce=request.form.get("form_nonce")),

@@ -57,10 +57,10 @@ def _snapshot(business_id) -> dict:
 
 def test_the_table_covers_every_id_route(app):
     routes = _id_routes(app)
-    # schedules: GET PUT PATCH DELETE, activate, deactivate, trigger; history: GET, download, rerun;
-    # presets: GET, DELETE
-    assert len(routes) == 12, routes
-    assert len({p for p, _ in routes}) == 8
+    # schedules: GET PUT PATCH DELETE, activate, deactivate, trigger, a destination's test (issue 19);
+    # history: GET, download, rerun; presets: GET, DELETE
+    assert len(routes) == 13, routes
+    assert len({p for p, _ in routes}) == 9
 
 
 def _kind(path: str) -> str:
@@ -93,7 +93,7 @@ def test_another_business_s_objects_answer_exactly_like_missing_ones(
             response = owner_api._call(method.upper(), path.replace("{id}", malformed), json=body)
             assert response.status_code == 404 and response.get_json() == {"detail": "Not found."}
             checked += 1
-    assert checked == 12 * 8
+    assert checked == 13 * 8
     db.session.expire_all()
     assert _snapshot(other_tenant.business.id) == before
     assert db.session.get(ExportSchedule, foreign_schedule.id).name == "Their schedule"
@@ -114,9 +114,15 @@ def test_managers_get_403_on_owner_endpoints(manager_api, tenant, path, method):
 
 
 def test_managers_may_use_every_other_endpoint(app, manager_api, tenant, schedule):
+    from dashboard.services.destinations import secret_box
     from dashboard.services.presets import create_preset
     from tests.api.conftest import make_history, store_file
 
+    # A destination (issue 19) for its "send a test": a loopback address, refused without a connection.
+    schedule.destinations = [
+        {"id": "destination-0", "kind": "slack", "url": secret_box().encrypt("https://127.0.0.1:9/x")}
+    ]
+    db.session.commit()
     run = make_history(tenant.business, tenant.owner, schedule, file_name="m.csv")
     store_file(app, run)
     preset = create_preset(tenant.business, tenant.owner, {"name": "Owner's", "export_type": "INVENTORY"})
@@ -128,7 +134,7 @@ def test_managers_may_use_every_other_endpoint(app, manager_api, tenant, schedul
         kind_id = {"schedules": str(schedule.id), "history": str(run.id), "presets": str(preset.id)}.get(
             _kind(path) if "{id}" in path else "", ""
         )
-        url = path.replace("{id}", kind_id)
+        url = path.replace("{id}", kind_id).replace("{destination_id}", "destination-0")
         body = {
             "post": {},
             "put": BODIES["put"],

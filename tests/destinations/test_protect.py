@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from dashboard.destinations.protect import write_protected_zip
+from dashboard.core.protect import write_protected_zip
 
 pytestmark = pytest.mark.nodb
 SEVEN_ZIP = shutil.which("7zz") or shutil.which("7z")

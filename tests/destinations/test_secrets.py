@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
+from dashboard.core.secrets import SecretBox, derived_key, secret_box_for
 from dashboard.destinations.errors import SecretUnreadable
-from dashboard.destinations.secrets import SecretBox, derived_key, secret_box_for
 
 pytestmark = pytest.mark.nodb
 

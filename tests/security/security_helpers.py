@@ -26,6 +26,9 @@ CONTENT = b"Receipt,Total\r\nR-1,10.00\r\n"
 MEASURED: dict[str, Any] = {}
 
 
+DESTINATION_ID = "destination-0"  # the id of each side's schedule's one destination
+
+
 def schedule_payload(**overrides: Any) -> dict[str, Any]:
     data = {
         "name": "Weekly sales",
@@ -151,6 +154,15 @@ def _side(app, factory, name: str, tag: str, fast_passwords: bool = True) -> Sid
     side.schedule = schedule_service.create_schedule(
         business, owner, schedule_payload(name=f"{name} weekly sales")
     )
+    # A destination (issue 19), so that the routes taking a destination id have one to find; its
+    # loopback address is refused without a connection outside development.
+    from dashboard.extensions import db
+    from dashboard.services.destinations import secret_box
+
+    side.schedule.destinations = [
+        {"id": DESTINATION_ID, "kind": "slack", "url": secret_box().encrypt("https://127.0.0.1:9/hook")}
+    ]
+    db.session.commit()
     side.run = make_run(business, owner, side.schedule, file_name=f"{tag}_sales_export_2026-01-05.csv")
     store_file(app, side.run)
     side.failed_run = make_run(

@@ -1,4 +1,4 @@
-"""Destination secrets at rest: Fernet tokens, keys from DESTINATIONS_SECRET_KEYS.
+"""Secrets at rest (destination secrets, file passwords): Fernet tokens, keys from DESTINATIONS_SECRET_KEYS.
 
 The first key encrypts; every key decrypts (MultiFernet), so a key can be rotated: put the new key
 first, re-encrypt the stored secrets (`rotate`), then remove the old key. Without configured keys
@@ -13,7 +13,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from dashboard.destinations.errors import SecretUnreadable
+
+class SecretUnreadable(Exception):
+    """A stored secret could not be decrypted with any configured key (DESTINATIONS_SECRET_KEYS)."""
 
 
 def derived_key(secret_key: str) -> str:
