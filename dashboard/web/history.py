@@ -18,6 +18,7 @@ from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS, STATUS_LABE
 from dashboard.models.automation import (
     EXPORT_TYPES,
     FORMATS,
+    STATUS_FAILED,
     STATUS_PENDING,
     STATUS_PROCESSING,
     STATUSES,
@@ -46,6 +47,7 @@ from dashboard.web.common import (
     render_page,
     toast,
 )
+from dashboard.web.failure_view import failure_view
 from dashboard.web.limits import run_limited
 
 bp = Blueprint("history", __name__, url_prefix="/history")
@@ -77,6 +79,8 @@ def run_view(history: ExportHistory, detail: bool = False) -> dict[str, Any]:
     run's page links (`links.detail`, `links.row`, `links.download`, `links.rerun`)."""
     run = history_to_dict(history, detail=detail)
     run["running"] = history.status in RUNNING
+    if history.status == STATUS_FAILED:
+        run["failure"] = failure_view(history.failure_category, history.error_message)
     run_id = run["id"]
     run["links"] = {name: pattern.replace(_ID, run_id) for name, pattern in _run_link_patterns().items()}
     return run
