@@ -59,6 +59,7 @@ def failed_schedule(live_server):
                     "end_date": "2026-11-30",
                 },
                 error_message="The database did not answer in time.",
+                failure_category="database",
             )
         )
         db.session.commit()
@@ -82,7 +83,11 @@ def test_a_failed_run_is_retried_from_the_schedule_page_timeline(page, live_serv
     expect(page.locator("#next-title + ol li")).to_have_count(5)
     items = page.locator(".timeline-item")
     expect(items).to_have_count(1)
-    expect(items.first).to_contain_text("The database did not answer in time.")
+    # In the category's words, with what the system recorded beside them (issue 20 item 5).
+    expect(items.first.locator(".failure-what")).to_have_text(
+        "The database could not be reached while the export ran."
+    )
+    expect(items.first).to_contain_text("What the system recorded: The database did not answer in time.")
     screenshot(page, "schedule-page-failed")
     assert_fits(page)
 
