@@ -1,4 +1,4 @@
-"""The request examples of the OpenAPI document: the seed's usage examples and the contract's
+"""The request examples of the OpenAPI document: the documented usage examples and the contract's
 additions. Tests send each one and expect it to be accepted as written."""
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ ONE_OFF_EXAMPLES: dict[str, Any] = {
 }
 
 NOTIFICATION_EXAMPLES: dict[str, Any] = {
-    "seed": {
+    "all_mail": {
         "notify_on_success": True,
         "notify_on_failure": True,
         "default_recipients": ["admin@company.com"],

@@ -1,6 +1,6 @@
 """The automation jobs and the one in-process APScheduler that runs them.
 
-Jobs (each runs inside ``app.app_context()``, logs, and returns the seed's summary figures):
+Jobs (each runs inside ``app.app_context()``, logs, and returns its summary figures):
 
 * `check_and_run_scheduled_exports` every ``SCHEDULER_POLL_SECONDS``: stale-run recovery, then the
   due occurrences are claimed and started on the worker pool (it does not wait for them).

@@ -128,7 +128,7 @@ HOUR = Field(
     label="Hour",
     description="Wall-clock hour in `timezone`.",
 )
-# null minute means "on the hour", as the seed (which had no minute) behaved.
+# null minute means "on the hour", as schedules made before minutes existed behave.
 MINUTE = Field("minute", Integer(0, 59), message=MSG_MINUTE, nullable=True, default=0, label="Minute")
 DAY_OF_WEEK = Field(
     "day_of_week",
