@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -188,10 +188,11 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def json_body(required: bool = True) -> dict[str, Any]:
+def json_body(required: bool = True, ignored: Collection[str] = ()) -> dict[str, Any]:
     """The request's JSON object; an empty body is `{}` when the body is optional.
 
     415 for a body that is not declared JSON, 400 for malformed JSON or anything but an object.
+    Fields named in `ignored` (read-only ones a client echoes back) are dropped unread.
     """
     raw = request.get_data(cache=True)  # bounded by request.max_content_length
     if len(raw) > _max_body_bytes():
@@ -208,6 +209,7 @@ def json_body(required: bool = True) -> dict[str, Any]:
         raise ValidationError({NON_FIELD: [SEND_JSON_OBJECT]}) from None
     if not isinstance(data, dict):
         raise ValidationError({NON_FIELD: [SEND_JSON_OBJECT]})
+    data = {key: value for key, value in data.items() if key not in ignored}
     unstorable = unstorable_text_errors(data)
     if unstorable:
         raise ValidationError(unstorable)

@@ -341,6 +341,7 @@ _STATE_CONFLICTS = [
     (f"{AUTOMATION}/notifications/", "put"),
     (f"{AUTOMATION}/notifications/", "patch"),
     ("/api/reports/exports/", "post"),
+    (f"{AUTOMATION}/presets/", "post"),  # a name already used
 ]
 
 
@@ -359,9 +360,9 @@ def _components() -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     paths = _paths()
+    paths.update(openapi_recipes.paths(AUTOMATION, _op, _json, _ref))
     for path, method in _STATE_CONFLICTS:
         paths[path][method]["responses"]["409"] = _error("StateConflict")
-    paths.update(openapi_recipes.paths(AUTOMATION, _op, _json, _ref))
     paths.update(openapi_people.paths(_op, _json, _ref, _error, _paginated))
     paths.update(openapi_destinations.paths(AUTOMATION, _op, _json, _ref))  # issue 19
     for path, operations in paths.items():

@@ -6,13 +6,29 @@ from __future__ import annotations
 from typing import Any
 
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
+from dashboard.services.field_rules import filters_schema as filters_by_export_type
+from dashboard.services.field_sets import SCHEDULE
 
 PRESET_WRITABLE: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 255},
+    "name": SCHEDULE["name"].schema(),
     "export_type": {"type": "string", "enum": list(EXPORT_TYPES)},
     "format": {"type": "string", "enum": list(FORMATS), "description": "The first of `formats`."},
     "formats": {"type": "array", "items": {"type": "string", "enum": list(FORMATS)}, "minItems": 1},
 }
+# The rules across a preset's fields, as services/presets.py checks them: `format`, when sent with
+# `formats`, is its first; filters by export type (services/field_rules.py).
+PRESET_RULES: list[dict[str, Any]] = [
+    {
+        "if": {"required": ["format", "formats"]},
+        "then": {
+            "anyOf": [
+                {"properties": {"format": {"const": f}, "formats": {"prefixItems": [{"const": f}]}}}
+                for f in FORMATS
+            ]
+        },
+    },
+    *filters_by_export_type(partial=False),
+]
 
 
 def schemas(ref, filters_schema: dict) -> dict[str, Any]:
@@ -51,6 +67,7 @@ def schemas(ref, filters_schema: dict) -> dict[str, Any]:
             "required": ["name", "export_type"],
             "properties": {**PRESET_WRITABLE, "filters": filters_schema},
             "additionalProperties": False,
+            "allOf": PRESET_RULES,
         },
     }
 

@@ -21,7 +21,7 @@ from dashboard.models.automation import TRIGGER_API, ExportSchedule
 from dashboard.services import runs as run_service
 from dashboard.services import schedules as service
 from dashboard.services.presenters import history_to_dict, schedule_to_dict
-from dashboard.services.validation import validate_schedule_list_params
+from dashboard.services.validation import READ_ONLY_SCHEDULE_FIELDS, validate_schedule_list_params
 from dashboard.tenancy import get_scoped_or_404
 
 bp = api_blueprint("api_schedules", __name__, AUTOMATION_PREFIX + "/schedules")
@@ -48,7 +48,9 @@ def list_schedules():
 
 @route(bp, "/", ["POST"])
 def create_schedule():
-    schedule = service.create_schedule(api_business(), api_user(), json_body())
+    schedule = service.create_schedule(
+        api_business(), api_user(), json_body(ignored=READ_ONLY_SCHEDULE_FIELDS)
+    )
     response = _created(schedule_to_dict(schedule), 201)
     response.headers["Location"] = f"{AUTOMATION_PREFIX}/schedules/{schedule.id}/"
     return response
@@ -77,7 +79,7 @@ def retrieve(id: uuid.UUID):
 @route(bp, "/<uuid:id>/", ["PUT", "PATCH"])
 def update(id: uuid.UUID):
     schedule = get_scoped_or_404(ExportSchedule, id)
-    data = json_body()
+    data = json_body(ignored=READ_ONLY_SCHEDULE_FIELDS)
     schedule = service.update_schedule(schedule, api_user(), data, partial=request.method == "PATCH")
     return jsonify(schedule_to_dict(schedule))
 

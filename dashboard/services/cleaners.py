@@ -67,6 +67,9 @@ def clean_int(
 ) -> int | None:
     if value is None and nullable:
         return None
+    # JSON has one number type: 8.0 is the integer 8 (as JSON Schema's "integer" says); 8.5 is not.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
     if not is_int(value) or (value not in allowed and value not in extra):
         errors.add(field, message)
         return None

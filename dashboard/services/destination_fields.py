@@ -53,6 +53,8 @@ def destination_schema(kind: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DestinationList:
+    form = "none"  # the schedule form's own destinations partial carries them
+
     def clean(self, field, errors: ErrorCollector, value: object, context) -> Any:
         return clean_destination_items(value, errors, field.name)
 
@@ -66,6 +68,8 @@ class DestinationList:
 
 @dataclass(frozen=True)
 class FilePassword:
+    form = "none"  # the destinations partial carries it (left out keeps the stored one)
+
     def clean(self, field, errors: ErrorCollector, value: object, context) -> Any:
         message = password_error(value)
         if message:

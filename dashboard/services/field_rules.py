@@ -26,7 +26,8 @@ from dashboard.exports.filters import (
     FilterValidationError,
     validate_filters,
 )
-from dashboard.services.fields import BLANK, Field, Rule
+from dashboard.services.field_kinds import BLANK
+from dashboard.services.fields import Field, Rule
 
 DAY_FIELDS: tuple[str, ...] = ("day_of_week", "day_of_month", "week_of_month")
 # The ways each frequency's day is given (MONTHLY: a day of the month, or "2nd Tuesday").

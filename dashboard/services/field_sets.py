@@ -17,18 +17,14 @@ from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
 from dashboard.services.destination_fields import DestinationList, FilePassword
-from dashboard.services.field_rules import DAY_FIELDS, FILTERS_RULE, filter_properties, timing_rule
-from dashboard.services.fields import (
+from dashboard.services.field_kinds import (
     Address,
     Addresses,
     Boolean,
     Choice,
-    Context,
     Count,
     Day,
     Domains,
-    Field,
-    FieldSet,
     Flag,
     Instant,
     Integer,
@@ -38,6 +34,8 @@ from dashboard.services.fields import (
     Timezone,
     parse_uuid,
 )
+from dashboard.services.field_rules import DAY_FIELDS, FILTERS_RULE, filter_properties, timing_rule
+from dashboard.services.fields import Context, Field, FieldSet
 from dashboard.services.keyset import decode_cursor
 
 EMAIL_MESSAGE_MAX_LENGTH = 5000
@@ -319,8 +317,8 @@ PREVIEW = FieldSet(
             Instant(),
             message=MSG_AFTER,
             nullable=True,
-            description="ISO 8601 from 1970 to 2999; without an offset, wall-clock time in `timezone`. "
-            "Default now.",
+            description="ISO 8601, years 1000 to 2999; without an offset, wall-clock time in "
+            "`timezone`. Null or blank: now.",
         ),
         Field(
             "count",
@@ -403,7 +401,11 @@ SCHEDULE_LIST_QUERY = FieldSet(
         Field("is_active", Flag(), message=MSG_BOOLEAN, description="true or false."),
         EXPORT_TYPE.but(required=False, description="One export type."),
         FREQUENCY.but(required=False, description="One frequency."),
-        Field("search", Opaque(_search, {"type": "string"}), description="Part of the schedule's name."),
+        Field(
+            "search",
+            Opaque(_search, {"type": "string", "not": {"type": "string", "pattern": r"\x00"}}),
+            description="Part of the schedule's name.",
+        ),
         PAGE,
         PAGE_SIZE,
     ),

@@ -11,37 +11,31 @@ forms (`web/forms.py` builds a FlaskForm field per declared field) and the OpenA
 fields as JSON Schema `if`/`then`). Tests hold the three to each other.
 
 How to add a field: declare it once in `dashboard/services/field_sets.py`, in the `FieldSet` of the
-request that takes it: `Field("formats", Addresses(...)...)` with its kind, `message` (the words a
+request that takes it: `Field("name", SomeKind(...), ...)` with its kind, `message` (the words a
 wrong value gets, kept exactly), `required`/`required_message`, `nullable` and `default` (what null
 or leaving it out means), `export_types`/`frequencies` when it applies to only some (elsewhere it
 must be null or left out), and `label`/`description`. The API validates it, the document shows it
-and the form gets a field with no other change. A new kind of value is a small class here with
-`clean` and `schema`; a rule across fields is a `Rule` in the set, with its JSON Schema when JSON
-Schema can say it.
+and the form gets a field with no other change. A new kind of value is a small class with
+`clean`, `schema` and `form` in `services/field_kinds.py`; a rule across fields is a `Rule` in
+`services/field_rules.py`, attached to the set, with its JSON Schema when JSON Schema can say it.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from dashboard.core import addresses
 from dashboard.core.errors import NON_FIELD, ErrorCollector, ValidationError
-from dashboard.services import cleaners
+from dashboard.services.field_kinds import BLANK
 
 MSG_REQUIRED = "This field is required."
 MSG_UNKNOWN_FIELD = "Unknown field."
 # A body of thousands of unknown keys is answered with the first few, each name cut short.
 _MAX_UNKNOWN_NAMED = 10
 _UNKNOWN_NAME_LENGTH = 100
-SINGLE_LINE = r"^[^\r\n]*$"
-NOT_BLANK_SINGLE_LINE = r"^[^\r\n]*\S[^\r\n]*$"
-BLANK = {"type": "string", "pattern": r"^\s*$"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,9 @@ class Context:
 
 
 class Kind(Protocol):
-    """How one kind of value is cleaned and described."""
+    """How one kind of value is cleaned and described, and how a page form carries it."""
+
+    form: str  # "text", "choice", "integer", "checkbox", "list" or "none" (see form_value)
 
     def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any: ...
 
@@ -113,258 +109,27 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-# --------------------------------------------------------------------------------------------
-# Kinds
+TRUTHY = frozenset({"y", "yes", "on", "true", "1"})
+_FORM_NUMBER = re.compile(r"-?\d{1,6}")
+_LIST_SEPARATORS = re.compile(r"[\s,;]+")
 
 
-@dataclass(frozen=True)
-class Text:
-    max_length: int
-    long_message: str
-    single_line: bool = False
-    lines_message: str = ""
-    blank_message: str = ""  # set: blank is refused with it (null too)
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        if self.blank_message and (value is None or (isinstance(value, str) and not value.strip())):
-            errors.add(field.name, self.blank_message)
-            return None
-        return cleaners.clean_text(
-            errors,
-            field.name,
-            value,
-            max_length=self.max_length,
-            long_message=self.long_message,
-            single_line=self.single_line,
-            lines_message=self.lines_message,
-        )
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
-        if self.blank_message:
-            schema["minLength"] = 1
-            schema["pattern"] = NOT_BLANK_SINGLE_LINE if self.single_line else r"\S"
-        elif self.single_line:
-            schema["pattern"] = SINGLE_LINE
-        return schema
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One of `choices`, any case ("sales", "Excel"), stored in the canonical case."""
-
-    choices: tuple[str, ...]
-    upper: bool = True
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        return cleaners.clean_choice(errors, field.name, value, self.choices, field.message, upper=self.upper)
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "string", "enum": list(self.choices)}
-
-
-@dataclass(frozen=True)
-class Integer:
-    """An integer from `minimum` to `maximum`, or one of `also` (-1 for "the last")."""
-
-    minimum: int
-    maximum: int
-    also: tuple[int, ...] = ()
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        allowed = range(self.minimum, self.maximum + 1)
-        return cleaners.clean_int(errors, field.name, value, allowed, field.message, extra=self.also)
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        if not self.also:
-            return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
-        ranges = [{"minimum": self.minimum, "maximum": self.maximum}, *({"const": v} for v in self.also)]
-        return {"type": "integer", "anyOf": ranges}
-
-    def values(self) -> list[int]:
-        return [*range(self.minimum, self.maximum + 1), *self.also]
-
-
-@dataclass(frozen=True)
-class Boolean:
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        return cleaners.clean_bool(errors, field.name, value)
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "boolean"}
-
-
-@dataclass(frozen=True)
-class Addresses:
-    """A list of e-mail addresses (blank entries ignored, duplicates dropped), at most MAX_RECIPIENTS."""
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        return cleaners.clean_recipients(errors, field.name, value)
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {
-            "type": "array",
-            "maxItems": cleaners.DEFAULT_MAX_RECIPIENTS,
-            "items": {"type": "string", "maxLength": 254, "anyOf": [{"format": "email"}, BLANK]},
-        }
-
-
-@dataclass(frozen=True)
-class Address:
-    """One e-mail address, or blank for none."""
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        return cleaners.clean_email(errors, field.name, value)
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "string", "maxLength": 254, "anyOf": [{"format": "email"}, BLANK]}
-
-
-@dataclass(frozen=True)
-class Domains:
-    """Domain names (lower-cased, a leading @ dropped)."""
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        domains, problems = addresses.clean_domains(value)
-        for problem in problems:
-            errors.add(field.name, problem)
-        return domains
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {
-            "type": "array",
-            "maxItems": 50,
-            "items": {"type": "string", "maxLength": 253, "examples": ["example.com"]},
-        }
-
-
-@dataclass(frozen=True)
-class Timezone:
-    """An IANA timezone name; blank means the field's default (the business's timezone)."""
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        return cleaners.clean_timezone(errors, field.name, value, field.default_value(context))
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "string", "anyOf": [{"enum": sorted(cleaners.timezone_names())}, BLANK]}
-
-
-@dataclass(frozen=True)
-class JsonObject:
-    """A JSON object whose keys are checked by a rule of the set (filters by export type)."""
-
-    properties: Callable[[], dict[str, Any]]
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        if not isinstance(value, Mapping):
-            errors.add(field.name, field.message)
-            return None
-        return dict(value)
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "object", "properties": self.properties(), "additionalProperties": False}
-
-
-@dataclass(frozen=True)
-class Instant:
-    """An ISO 8601 date and time; parsed by the request's own validator (it needs the timezone)."""
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        if not isinstance(value, str):
-            errors.add(field.name, field.message)
-            return None
-        return value
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "string", "format": "date-time", "maxLength": 40}
-
-
-@dataclass(frozen=True)
-class Opaque:
-    """A value checked by its own parser (a cursor, an id): `parse` raises ValueError when it is bad."""
-
-    parse: Callable[[str], Any]
-    json: dict[str, Any]
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        try:
-            return self.parse(value if isinstance(value, str) else str(value))
-        except ValueError:
-            errors.add(field.name, field.message)
-            return None
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return dict(self.json)
-
-
-@dataclass(frozen=True)
-class Count:
-    """A whole number from a query string ("20") or JSON, from 1 to `maximum`."""
-
-    maximum: int
-    large_message: str
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        if cleaners.is_int(value):
-            number = value
-        elif isinstance(value, str) and re.fullmatch(r"\d{1,30}", value):
-            number = int(value)
-        else:
-            errors.add(field.name, field.message)
-            return None
-        assert isinstance(number, int)
-        if number < 1:
-            errors.add(field.name, field.message)
-            return None
-        if number > self.maximum:
-            errors.add(field.name, self.large_message)
-            return None
-        return number
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "integer", "minimum": 1, "maximum": self.maximum}
-
-
-@dataclass(frozen=True)
-class Flag:
-    """true or false in a query string (also 1/0, yes/no)."""
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in {"true", "1", "yes"}:
-            return True
-        if isinstance(value, str) and value.lower() in {"false", "0", "no"}:
-            return False
-        errors.add(field.name, field.message)
-        return None
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "boolean"}
-
-
-@dataclass(frozen=True)
-class Day:
-    """A calendar date, YYYY-MM-DD."""
-
-    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-        errors.add(field.name, field.message)
-        return None
-
-    def schema(self, field: Field) -> dict[str, Any]:
-        return {"type": "string", "format": "date"}
-
-
-def parse_uuid(value: str) -> uuid.UUID:
-    return uuid.UUID(value)
+def form_value(field: Field, text: str | None) -> Any:
+    """What a page form's string means in the JSON the API takes, by the field's kind: a number
+    typed ("" is null; anything else stays a string, so the field's own message names it), a
+    checkbox (absent is false), a list typed one per line (commas, semicolons, spaces also
+    separate), or the text as typed."""
+    text = text if isinstance(text, str) else ""
+    if field.kind.form == "integer":
+        stripped = text.strip()
+        if not stripped:  # blank: what null means for the field (on the hour, for a minute)
+            return field.default if field.nullable and not callable(field.default) else None
+        return int(stripped) if _FORM_NUMBER.fullmatch(stripped) else stripped
+    if field.kind.form == "checkbox":
+        return text.strip().lower() in TRUTHY
+    if field.kind.form == "list":
+        return [part for part in _LIST_SEPARATORS.split(text) if part]
+    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,10 +234,8 @@ class FieldSet:
             "additionalProperties": False,
         }
         for name in sorted(self.ignored):
-            schema["properties"][name] = {
-                "readOnly": True,
-                "description": "Returned by GET; ignored when sent back.",
-            }
+            # Not readOnly (that tells clients not to send it; a GET-modify-PUT does): any value.
+            schema["properties"][name] = {"description": "Returned by GET; ignored when sent back."}
         if self.required and not partial:
             schema["required"] = list(self.required)
         if rules:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from dashboard.core.errors import ErrorCollector, ValidationError
+from dashboard.core.errors import ErrorCollector, StateConflict, ValidationError
 from dashboard.exports.filters import FilterValidationError, validate_filters
 from dashboard.extensions import db
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
@@ -121,14 +121,14 @@ def create_preset(business: Business, user: User | None, data: object) -> Schedu
     """Validate and save; 'preset.create' audited."""
     values = validate_preset(data)
     if _name_taken(business, values["name"]):
-        raise ValidationError({"name": [MSG_PRESET_NAME_TAKEN]})
+        raise StateConflict({"name": [MSG_PRESET_NAME_TAKEN]})
     preset = SchedulePreset(business_id=business.id, created_by_id=user.id if user else None, **values)
     db.session.add(preset)
     try:
         db.session.flush()
     except IntegrityError:  # the same name saved at the same moment by someone else
         db.session.rollback()
-        raise ValidationError({"name": [MSG_PRESET_NAME_TAKEN]}) from None
+        raise StateConflict({"name": [MSG_PRESET_NAME_TAKEN]}) from None
     record_audit(
         business.id,
         "preset.create",

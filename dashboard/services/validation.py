@@ -12,7 +12,6 @@ ignored. An update that is well formed but conflicts with what is stored raises 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,7 +101,14 @@ from dashboard.services.field_sets import (
     TIMING_FIELDS,
     TRIGGER,
 )
-from dashboard.services.fields import MSG_REQUIRED, MSG_UNKNOWN_FIELD, Context, check_unknown_fields
+from dashboard.services.fields import (
+    MSG_REQUIRED,
+    MSG_UNKNOWN_FIELD,
+    TRUTHY,
+    Context,
+    check_unknown_fields,
+    form_value,
+)
 
 __all__ = [
     "DEFAULT_MAX_RECIPIENTS",
@@ -189,8 +195,9 @@ ONE_OFF_FIELDS: tuple[str, ...] = ONE_OFF.names
 PREVIEW_FIELDS: tuple[str, ...] = PREVIEW.names
 NOTIFICATION_FIELDS: tuple[str, ...] = NOTIFICATIONS.names
 NOTIFICATION_READ_ONLY_FIELDS: frozenset[str] = NOTIFICATIONS.ignored
-# `after` in the preview: years the document states, so no occurrence runs past datetime's range.
-AFTER_YEARS = range(1970, 3000)
+# The preview's `after` (the document's pattern says the same): past 2999 nobody needs a preview,
+# and near 9999 occurrences would run off the calendar.
+INSTANT_YEARS = range(1000, 3000)
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,53 +282,32 @@ def validate_schedule(
 
 
 def schedule_data_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
-    """An HTML form's strings in the JSON types `validate_schedule` expects.
-
-    Numbers become ints ("" becomes null; anything else stays a string, so the validator names the
-    field); checkboxes become booleans (absent = false); the recipients textarea becomes a list;
-    `filters.<key>` fields become the filters of the chosen export type.
-    """
+    """An HTML form's strings in the JSON types `validate_schedule` expects, each field read as its
+    declared kind (`fields.form_value`): numbers become ints ("" is null; anything else stays a
+    string, so the validator names the field), checkboxes booleans (absent = false), the recipients
+    textarea a list; `filters.<key>` fields become the filters of the chosen export type."""
 
     def text(name: str) -> str:
         value = form.get(name)
         return value if isinstance(value, str) else ""
 
-    def number(name: str) -> int | str | None:
-        value = text(name).strip()
-        if value == "":
-            return None
-        return int(value) if re.fullmatch(r"-?\d{1,6}", value) else value
-
-    def checkbox(name: str) -> bool:
-        return text(name).strip().lower() in {"y", "yes", "on", "true", "1"}
-
-    data: dict[str, Any] = {
-        "name": text("name"),
-        "export_type": text("export_type"),
-        "format": text("format"),
-        "frequency": text("frequency"),
-        "hour": number("hour"),
-        "minute": number("minute") or 0,
-        "day_of_week": number("day_of_week"),
-        "day_of_month": number("day_of_month"),
-        "week_of_month": number("week_of_month"),
-        "timezone": text("timezone"),
-        "recipients": split_addresses(text("recipients")),
-        "include_creator_email": checkbox("include_creator_email"),
-        "email_subject": text("email_subject"),
-        "email_message": text("email_message"),
-        "skip_if_empty": checkbox("skip_if_empty"),
-        "is_active": checkbox("is_active"),
-    }
-    filters: dict[str, Any] = {}
-    kinds = FILTER_FIELDS.get(data["export_type"].strip().upper(), {})
-    for key, kind in kinds.items():
-        if kind is bool:
-            filters[key] = checkbox(f"filters.{key}")
-        elif text(f"filters.{key}").strip():
-            filters[key] = text(f"filters.{key}").strip()
-    data["filters"] = filters
+    data = {f.name: form_value(f, text(f.name)) for f in SCHEDULE.fields if f.kind.form != "none"}
+    data["filters"] = filters_from_form(form, data["export_type"])
     return data
+
+
+def filters_from_form(form: Mapping[str, Any], export_type: object) -> dict[str, Any]:
+    """The `filters.<key>` inputs of the chosen export type as the API's `filters`."""
+    filters: dict[str, Any] = {}
+    kinds = FILTER_FIELDS.get(str(export_type or "").strip().upper(), {})
+    for key, kind in kinds.items():
+        value = form.get(f"filters.{key}")
+        value = value.strip() if isinstance(value, str) else ""
+        if kind is bool:
+            filters[key] = value.lower() in TRUTHY
+        elif value:
+            filters[key] = value
+    return filters
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,8 +354,8 @@ def _parse_instant(value: str, zone: ZoneInfo) -> datetime | None:
         parsed = parsed.replace(tzinfo=zone)
     try:
         return parsed.astimezone(UTC)
-    except OverflowError:
-        return None
+    except OverflowError:  # within hours of the calendar's ends: its first or last instant
+        return (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def validate_preview(data: object, business_timezone: str, *, now: datetime | None = None) -> PreviewRequest:
@@ -380,7 +366,8 @@ def validate_preview(data: object, business_timezone: str, *, now: datetime | No
     raw_after = values.get("after")
     if isinstance(raw_after, str) and raw_after.strip():
         parsed = _parse_instant(raw_after, ZoneInfo(values.get("timezone") or "UTC"))
-        if parsed is None or parsed.year not in AFTER_YEARS:
+        year = raw_after.strip()[:4]
+        if parsed is None or not (year.isdigit() and int(year) in INSTANT_YEARS):
             errors.add("after", MSG_AFTER)
         else:
             after = parsed

@@ -1,43 +1,51 @@
-"""Form parsing for the schedule and export pages: strings in, the services' payloads out.
+"""The schedule, export and notification-settings pages' forms: thin Flask-WTF `FlaskForm`s built
+from the fields declared once in `services.field_sets`, and the shape of the pages around them.
 
-No rules live here: a form's values are kept as typed (so a re-rendered form shows what the person
-entered), and turned into the same payload the JSON API sends, which the services validate with the
-same messages. What is here is only the shape of the form itself: which day fields the chosen
-frequency shows, what a select offers, and the initial values of fields not rendered yet.
+No rule lives here. Each declared field becomes a form field of its kind (a select for a choice, a
+checkbox, a list typed one per line, text), labelled as declared, whose validator is the declared
+field's own rule with its declared message; `payload()` turns the strings into the JSON the API
+takes, and the services validate that (with the rules across fields) in the same words. What is
+here besides: which day fields the chosen frequency shows, the values a re-rendered form shows as
+typed, and the initial values of fields not rendered yet.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from flask import session
+from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import Field as FormField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError as FormFieldError
 
 from dashboard.automation.calculator import WEEKDAY_NAMES
 from dashboard.core.errors import ErrorCollector
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.exports.filters import DATE_RANGES, FILTER_FIELDS
 from dashboard.models.automation import EXPORT_TYPES, FORMATS
+from dashboard.services.field_sets import FREQUENCY_LABELS, NOTIFICATIONS, ONE_OFF, SCHEDULE
+from dashboard.services.fields import TRUTHY, Context, Field, FieldSet, form_value
 from dashboard.services.schedule_words import period_for_frequency
 from dashboard.services.validation import (
     clean_email,
+    filters_from_form,
     is_timezone_name,
     max_recipients,
-    schedule_data_from_form,
     split_addresses,
 )
+from dashboard.web.once import OnceRegistry, new_nonce, once
+
+__all__ = ["OnceRegistry", "new_nonce", "once"]  # the double-submit guard, used beside the forms
 
 CUSTOM_DATES = "custom"
 MONTHLY_BY_DAY = "day"
 MONTHLY_BY_WEEKDAY = "weekday"
 
-FREQUENCY_CHOICES = [("DAILY", "Every day"), ("WEEKLY", "Every week"), ("MONTHLY", "Every month")]
+FREQUENCY_CHOICES = [(value, FREQUENCY_LABELS[value]) for value in SCHEDULE["frequency"].kind.choices]  # type: ignore[attr-defined]
 WEEKDAY_CHOICES = [(str(i), name) for i, name in enumerate(WEEKDAY_NAMES)]
 WEEK_OF_MONTH_CHOICES = [("1", "1st"), ("2", "2nd"), ("3", "3rd"), ("4", "4th"), ("-1", "Last")]
 DAY_OF_MONTH_CHOICES = [(str(d), f"Day {d}") for d in range(1, 32)] + [("-1", "Last day of the month")]
@@ -91,6 +99,95 @@ def _text(form: Mapping[str, Any], name: str, default: str = "") -> str:
 
 def _checked(form: Mapping[str, Any], name: str) -> bool:
     return _text(form, name).lower() in {"y", "yes", "on", "true", "1"}
+
+
+# --------------------------------------------------------------------------------------------
+# FlaskForms from the declarations
+
+
+class Declared:
+    """A form field's validator: the declared field's own rule, with its declared message."""
+
+    def __init__(self, declared: Field) -> None:
+        self.declared = declared
+
+    def __call__(self, form: DeclaredForm, field: FormField) -> None:
+        errors = ErrorCollector()
+        value = form_value(self.declared, field.data if isinstance(field.data, str) else None)
+        if isinstance(field.data, bool):
+            value = field.data
+        self.declared.clean(errors, value, Context(form.business_timezone))
+        for message in errors.errors.get(self.declared.name, []):
+            raise FormFieldError(message)
+
+
+class Checkbox(BooleanField):
+    """Checked when the browser sends y/yes/on/true/1 (the declared checkbox reading)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = bool(valuelist) and str(valuelist[0]).strip().lower() in TRUTHY
+
+
+class ListField(TextAreaField):
+    """A list typed one per line, possibly over several inputs of the same name (recipient rows)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = "\n".join(str(value) for value in valuelist)
+
+
+class DeclaredForm(FlaskForm):
+    """A form whose fields are the declared fields of `fieldset` (see `declared_form`)."""
+
+    class Meta:
+        csrf = False  # CSRFProtect checks every POST before any view runs
+
+        def get_translations(self, form):  # the messages are the declared ones, in English
+            return None
+
+    fieldset: FieldSet
+    business_timezone = "UTC"
+
+    def declared_fields(self) -> list[Field]:
+        return [f for f in self.fieldset.fields if f.name in self._fields]
+
+    def payload(self) -> dict[str, Any]:
+        """The form's values in the JSON types the API (and the services) take."""
+        result: dict[str, Any] = {}
+        for declared in self.declared_fields():
+            data = self[declared.name].data
+            result[declared.name] = data if isinstance(data, bool) else form_value(declared, data)
+        return result
+
+
+def _form_field(declared: Field) -> FormField:
+    label, validators = declared.label or declared.name, [Declared(declared)]
+    kind = declared.kind.form
+    if kind == "choice":
+        labels = getattr(declared.kind, "labels", {})
+        choices = [SelectChoice(c, labels.get(c, c)) for c in declared.kind.choices]  # type: ignore[attr-defined]
+        return SelectField(label, choices=choices, validate_choice=False, validators=validators)
+    if kind == "checkbox":
+        return Checkbox(label, validators=validators)
+    if kind == "list":
+        return ListField(label, validators=validators)
+    if getattr(declared.kind, "single_line", True) is False:
+        return TextAreaField(label, validators=validators)
+    return StringField(label, validators=validators)
+
+
+def declared_form(fieldset: FieldSet, *, skip: tuple[str, ...] = ()) -> type[DeclaredForm]:
+    """A FlaskForm class with one form field per declared field of `fieldset` (but `skip`)."""
+    attributes: dict[str, Any] = {"fieldset": fieldset}
+    for declared in fieldset.fields:
+        if declared.name not in skip and declared.kind.form != "none":
+            attributes[declared.name] = _form_field(declared)
+    name = "".join(part.title() for part in fieldset.name.split("_")) + "Form"
+    return type(name, (DeclaredForm,), attributes)
+
+
+ScheduleForm = declared_form(SCHEDULE)  # filters: the export type's own inputs, read below
+ExportForm = declared_form(ONE_OFF)
+NotificationSettingsForm = declared_form(NOTIFICATIONS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,7 +357,11 @@ def _flat_form(values: Mapping[str, Any]) -> dict[str, str]:
 
 def schedule_payload(values: Mapping[str, Any]) -> dict[str, Any]:
     """The payload `services.schedules.create_schedule/update_schedule` take (the API's JSON)."""
-    return schedule_data_from_form(_flat_form(values))
+    flat = _flat_form(values)
+    form = ScheduleForm(formdata=MultiDict(flat))
+    payload = form.payload()
+    payload["filters"] = filters_from_form(flat, payload["export_type"])
+    return payload
 
 
 def preview_payload(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -349,107 +450,15 @@ def new_export_values() -> dict[str, Any]:
 
 def export_payload(values: Mapping[str, Any]) -> dict[str, Any]:
     """`{"export_type", "format", "filters", "recipients"}` as the one-off export API takes it."""
-    filters: dict[str, Any] = {}
-    for key, value in (values.get("filters") or {}).items():
-        if isinstance(value, bool) or value:
-            filters[key] = value
-    return {
-        "export_type": values.get("export_type"),
-        "format": values.get("format"),
-        "filters": filters,
-        "recipients": list(values.get("recipients") or []),
+    flat = MultiDict(
+        {
+            "export_type": values.get("export_type") or "",
+            "format": values.get("format") or "",
+            "recipients": "\n".join(values.get("recipients") or []),
+        }
+    )
+    payload = ExportForm(formdata=flat).payload()
+    payload["filters"] = {
+        key: value for key, value in (values.get("filters") or {}).items() if isinstance(value, bool) or value
     }
-
-
-# --------------------------------------------------------------------------------------------
-# Double submits: one form, one schedule
-
-
-class OnceRegistry:
-    """Runs a create at most once per form nonce.
-
-    The nonce is a hidden field of each rendered form. The first request that carries it creates;
-    any other (a double click, a resend after a timeout) gets the first one's result. Concurrent
-    duplicates in this process wait on a per-nonce lock; later duplicates, in any process, find the
-    result in the person's session.
-
-    Bounded: a lock lives only while requests with its nonce are in flight (a refused form, or a
-    nonce a client made up, used to leave one behind forever), and results are kept for at most
-    `KEEP` nonces and `TTL_SECONDS` (the person's session remembers their last few for longer).
-    """
-
-    SESSION_KEY = "form_nonces"
-    KEEP = 2000
-    TTL_SECONDS = 3600.0
-    SESSION_KEEP = 10
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}  # nonce -> (lock, requests using it)
-        self._done: OrderedDict[str, tuple[str, float]] = OrderedDict()  # nonce -> (result, expires)
-
-    def _enter(self, nonce: str) -> threading.Lock:
-        with self._guard:
-            lock, users = self._locks.get(nonce) or (threading.Lock(), 0)
-            self._locks[nonce] = (lock, users + 1)
-            return lock
-
-    def _leave(self, nonce: str) -> None:
-        with self._guard:
-            lock, users = self._locks[nonce]
-            if users <= 1:
-                del self._locks[nonce]
-            else:
-                self._locks[nonce] = (lock, users - 1)
-
-    def _remembered(self, nonce: str) -> str | None:
-        now = time.monotonic()
-        with self._guard:
-            while self._done:  # oldest first: drop what expired
-                oldest, (_, expires) = next(iter(self._done.items()))
-                if expires > now:
-                    break
-                del self._done[oldest]
-            entry = self._done.get(nonce)
-        return entry[0] if entry else None
-
-    def _remember(self, nonce: str, result: str) -> None:
-        with self._guard:
-            self._done[nonce] = (result, time.monotonic() + self.TTL_SECONDS)
-            while len(self._done) > self.KEEP:
-                self._done.popitem(last=False)
-
-    def run(self, nonce: str | None, create: Callable[[], str]) -> tuple[str, bool]:
-        """(result id, created now?). Without a usable nonce, simply creates."""
-        if not _is_uuid(nonce):
-            return create(), True
-        assert nonce is not None
-        lock = self._enter(nonce)
-        try:
-            with lock:
-                done = self._remembered(nonce) or (session.get(self.SESSION_KEY) or {}).get(nonce)
-                if done:
-                    return done, False
-                result = create()
-                self._remember(nonce, result)
-                remembered = dict(session.get(self.SESSION_KEY) or {})
-                remembered[nonce] = result
-                session[self.SESSION_KEY] = dict(list(remembered.items())[-self.SESSION_KEEP :])
-                return result, True
-        finally:
-            self._leave(nonce)
-
-
-def _is_uuid(value: str | None) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return bool(value)
-
-
-def new_nonce() -> str:
-    return str(uuid.uuid4())
-
-
-once = OnceRegistry()
+    return payload

@@ -14,7 +14,6 @@ from dashboard.core.addresses import MAX_ALLOWED_DOMAINS, shorten
 from dashboard.core.errors import ValidationError
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import notifications as service
-from dashboard.services.validation import split_addresses
 from dashboard.tenancy import require_business, role_required
 from dashboard.web import forms
 from dashboard.web.common import is_htmx, redirect_with_toast, render_page, toast
@@ -29,22 +28,9 @@ def _owners_only():
     require_business()
 
 
-def _checked(name: str) -> bool:
-    return request.form.get(name, "").strip().lower() in {"y", "yes", "on", "true", "1"}
-
-
 def _values_from_form() -> dict[str, Any]:
-    return {
-        "notify_on_success": _checked("notify_on_success"),
-        "notify_on_failure": _checked("notify_on_failure"),
-        "default_recipients": [
-            address for raw in request.form.getlist("default_recipients") for address in split_addresses(raw)
-        ],
-        "from_name": request.form.get("from_name", ""),
-        "reply_to_email": request.form.get("reply_to_email", ""),
-        # One per line (commas and spaces also separate).
-        "allowed_recipient_domains": split_addresses(request.form.get("allowed_recipient_domains", "")),
-    }
+    # Lists are typed one per line (commas and spaces also separate), over one or more inputs.
+    return forms.NotificationSettingsForm(formdata=request.form).payload()
 
 
 def _render(values: dict[str, Any], errors: dict | None = None, status: int = 200, saved_at=None):

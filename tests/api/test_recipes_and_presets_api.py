@@ -111,7 +111,8 @@ def test_a_bad_preset_is_a_400_naming_the_field_and_saves_nothing(owner_api, bod
 def test_a_name_is_used_once_per_business_but_another_business_may_use_it(owner_api, other_api):
     assert owner_api.post(f"{BASE}/presets/", json=PRESET).status_code == 201
     again = owner_api.post(f"{BASE}/presets/", json={**PRESET, "name": "takings"})
-    assert again.status_code == 400
+    # 409: a well-formed name that conflicts with a stored one (issue 16 item 5; was 400).
+    assert again.status_code == 409
     assert "already exists" in again.get_json()["errors"]["name"][0]
     assert other_api.post(f"{BASE}/presets/", json=PRESET).status_code == 201
 
