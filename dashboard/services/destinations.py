@@ -87,7 +87,7 @@ def clean_destination_items(
             errors.add(prefix, "Each destination is an object with a kind.")
             continue
         kind = item.get("kind")
-        if kind not in CHANNELS:
+        if not isinstance(kind, str) or kind not in CHANNELS:  # {} as a kind was a 500 (unhashable)
             errors.add(f"{prefix}.kind", f"Choose one of: {', '.join(KINDS)}.")
             continue
         channel = get_channel(kind)
