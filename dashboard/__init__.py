@@ -77,10 +77,20 @@ def create_app(config_class: type[Config] | None = None, *, routes: bool = True,
 
     init_templating(app)
 
+    # The weekly summary (delivery) counts runs with the statistics service, a layer above it.
+    app.extensions["run_statistics"] = _run_statistics
+
     from dashboard.automation import jobs
 
     jobs.init_app(app)
     return app
+
+
+def _run_statistics(*args, **kwargs) -> dict:
+    """services.statistics.statistics, imported when first used (not by every flask command)."""
+    from dashboard.services.statistics import statistics
+
+    return statistics(*args, **kwargs)
 
 
 def _check_production_settings(app: Flask) -> None:

@@ -12,10 +12,10 @@ import errno
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.core.errors import ValidationError
+from dashboard.core.failure_words import failure_words
 from dashboard.models.automation import (
     FAILURE_DATA,
     FAILURE_DATABASE,
-    FAILURE_INTERRUPTED,
     FAILURE_MEMORY,
     FAILURE_SETTINGS,
     FAILURE_STORAGE,
@@ -32,19 +32,6 @@ STEP_STORE = "store"  # the file handed to the export storage
 
 # PostgreSQL's query_canceled: statement_timeout (or a cancel request) stopped the query.
 _SQLSTATE_QUERY_CANCELED = "57014"
-
-_EXPLANATIONS = {
-    FAILURE_SETTINGS: "The export's settings are not valid any more (for example its filters or date range).",
-    FAILURE_DATA: "The export file could not be made from the data.",
-    FAILURE_DATABASE: "The database could not be reached while the export ran.",
-    FAILURE_TIMEOUT: "The export took too long and was stopped.",
-    FAILURE_STORAGE: "The export file could not be saved: the file storage is full or unavailable.",
-    FAILURE_MEMORY: "The export ran out of memory: try a shorter period or the CSV format.",
-    FAILURE_INTERRUPTED: (
-        "The export was interrupted before it finished: the server restarted or the worker stopped responding."
-    ),
-    FAILURE_UNKNOWN: "The export could not be completed because of an unexpected error.",
-}
 
 
 def categorize(exc: BaseException, step: str | None = None) -> str:
@@ -70,8 +57,9 @@ def categorize(exc: BaseException, step: str | None = None) -> str:
 
 def explain(category: str | None) -> str:
     """A plain sentence for a failure category (pages and mails put the recorded message beside
-    it); an unknown or missing category reads as an unexpected error."""
-    return _EXPLANATIONS.get(category or FAILURE_UNKNOWN, _EXPLANATIONS[FAILURE_UNKNOWN])
+    it); an unknown or missing category reads as an unexpected error. The words, with the advice
+    that goes with them, are declared once in dashboard/core/failure_words.py."""
+    return failure_words(category).what
 
 
 def describe_error(exc: BaseException) -> str:

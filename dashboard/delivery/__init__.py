@@ -2,7 +2,8 @@
 
     recipients.py     who gets what (export mail, failure alert, success notice, weekly summary)
     render.py         subjects, bodies (templates/emails/), attachments or links
-    display.py        times, dates, sizes, periods and failure words as mails show them
+    display.py        times, dates, sizes and periods as mails show them
+    files.py          the files a finished run produced (RunFile, files_of)
     policy.py         retry backoff, giving up, the sending lease, the attachment limit
     outbox.py         the queue (mail_messages): enqueue, de-duplication, claim, record, retry
     channels.py       the channel interface (Channel, RunFile, Attempt, DeliveryResult) and registry
@@ -26,8 +27,7 @@ methods; the outbox does everything else (queue, retry with backoff, give up, le
         mirror the channel's rows onto the run (e-mail writes `email_delivery`).
 
 `deliver(run, files, destination, index) -> DeliveryResult` (queue, attempt now, record, report
-per target) is inherited. `files` is a list of `RunFile` (format, file_name, file_size, path,
-content_type). A new channel is a module beside email_channel.py (or in its own package) whose
+per target) is inherited. `files` is a list of `RunFile` (files.py). A new channel is a module beside email_channel.py (or in its own package) whose
 class is decorated with `@register` and whose module is listed in `channels.CHANNEL_MODULES`;
 `dispatch.channels_for(run)` hands it each of the schedule's `destinations` of its kind.
 """

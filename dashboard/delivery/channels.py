@@ -41,8 +41,8 @@ from typing import ClassVar
 
 from sqlalchemy import select
 
-from dashboard.core.labels import content_type
 from dashboard.delivery import outbox
+from dashboard.delivery.files import RunFile
 from dashboard.extensions import db
 from dashboard.models.automation import MAIL_SENT, ExportHistory, MailMessage
 from dashboard.models.types import utcnow
@@ -54,32 +54,6 @@ CHANNEL_MODULES: list[str] = [
     "dashboard.delivery.email_channel",
     "dashboard.destinations.outbox",  # webhook, slack, teams, sftp, s3 (issue 19)
 ]
-
-
-@dataclass(frozen=True)
-class RunFile:
-    """One file a run produced, as channels see it (the storage path is for reading it)."""
-
-    format: str
-    file_name: str
-    file_size: int
-    path: str
-    content_type: str = "application/octet-stream"
-
-
-def files_of(run: ExportHistory) -> list[RunFile]:
-    """The files a run produced that can still be read (none once cleaned up)."""
-    if not run.is_downloadable:
-        return []
-    return [
-        RunFile(
-            format=run.format,
-            file_name=run.file_name or "export",
-            file_size=int(run.file_size or 0),
-            path=run.file_path,
-            content_type=content_type(run.format),
-        )
-    ]
 
 
 @dataclass

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 
 from dashboard.delivery import outbox
-from dashboard.delivery.channels import Channel, DeliveryResult, files_of, get_channel, send_due
+from dashboard.delivery.channels import Channel, DeliveryResult, get_channel, send_due
+from dashboard.delivery.files import files_of
 from dashboard.extensions import db
 from dashboard.models.automation import STATUS_COMPLETED, STATUS_FAILED, ExportHistory, MailMessage
 from dashboard.models.types import utcnow

@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -17,12 +18,19 @@ from dashboard.delivery.channels import Channel, RunFile, register
 from dashboard.delivery.email_sending import send_rows, sync_history_delivery
 from dashboard.delivery.outbox import KIND_EXPORT, KIND_FAILURE, KIND_SUCCESS
 from dashboard.delivery.recipients import (
+    ALERT_FINAL,
     clean_list,
     export_recipients,
+    failure_alert_stage,
     failure_recipients,
     success_notice_recipients,
 )
-from dashboard.delivery.render import render_export_mail, render_failure_alert, render_success_notice
+from dashboard.delivery.render import (
+    by_audience,
+    render_export_mail,
+    render_failure_alert,
+    render_success_notice,
+)
 from dashboard.extensions import db
 from dashboard.models.automation import (
     MAIL_SENT,
@@ -37,51 +45,40 @@ from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
 
 
+def _queue(history: ExportHistory, kind: str, recipients: list[str], render, now: datetime | None) -> int:
+    return outbox.enqueue(
+        business_id=history.business_id,
+        history_id=history.id,
+        kind=kind,
+        recipients=recipients,
+        content=by_audience(history.business_id, render),
+        key_parts=(kind, history.id),
+        now=now,
+    )
+
+
 def enqueue_run_mails(history: ExportHistory, now: datetime | None = None) -> int:
     """Queue every mail a finished run gives rise to; commits. Idempotent."""
-    business = history.business
-    settings = get_settings(business)
+    settings = get_settings(history.business)
     queued = 0
     if history.status in SUCCESS_STATUSES:
         export_to = export_recipients(history)
         if export_to:
-            content = render_export_mail(history, settings)
-            queued += outbox.enqueue(
-                business_id=business.id,
-                history_id=history.id,
-                kind=KIND_EXPORT,
-                recipients=export_to,
-                content=content,
-                key_parts=(KIND_EXPORT, history.id),
-                now=now,
-            )
+            render = partial(render_export_mail, history, settings)
+            queued += _queue(history, KIND_EXPORT, export_to, lambda member: render(member=member), now)
             if list(history.email_recipients or []) != export_to:
                 history.email_recipients = export_to
         notice_to = success_notice_recipients(history, settings, export_to)
         if notice_to:
-            content = render_success_notice(history, settings, export_to)
-            queued += outbox.enqueue(
-                business_id=business.id,
-                history_id=history.id,
-                kind=KIND_SUCCESS,
-                recipients=notice_to,
-                content=content,
-                key_parts=(KIND_SUCCESS, history.id),
-                now=now,
-            )
+            render = partial(render_success_notice, history, settings, export_to)
+            queued += _queue(history, KIND_SUCCESS, notice_to, lambda member: render(member=member), now)
     elif history.status == STATUS_FAILED:
-        alert_to = failure_recipients(history, settings)
+        stage = failure_alert_stage(history)
+        alert_to = failure_recipients(history, settings) if stage else []
         if alert_to:
-            content = render_failure_alert(history, settings)
-            queued += outbox.enqueue(
-                business_id=business.id,
-                history_id=history.id,
-                kind=KIND_FAILURE,
-                recipients=alert_to,
-                content=content,
-                key_parts=(KIND_FAILURE, history.id),
-                now=now,
-            )
+            final = stage == ALERT_FINAL
+            render = partial(render_failure_alert, history, settings, final=final)
+            queued += _queue(history, KIND_FAILURE, alert_to, lambda member: render(member=member), now)
     db.session.commit()
     return queued
 
@@ -118,7 +115,7 @@ class EmailDeliveryService:
         settings = get_settings(history.business)
         recipients = clean_list(recipients) if recipients is not None else export_recipients(history)
         return self._queue_and_send(
-            history, KIND_EXPORT, recipients, lambda: render_export_mail(history, settings)
+            history, KIND_EXPORT, recipients, lambda member: render_export_mail(history, settings, member)
         )
 
     def send_failure_notification(
@@ -130,23 +127,19 @@ class EmailDeliveryService:
         if recipients is None:
             recipients = failure_recipients(history, settings)
         return self._queue_and_send(
-            history, KIND_FAILURE, clean_list(recipients), lambda: render_failure_alert(history, settings)
+            history,
+            KIND_FAILURE,
+            clean_list(recipients),
+            lambda member: render_failure_alert(history, settings, member),
         )
 
     def _queue_and_send(
-        self, history: ExportHistory, kind: str, recipients: list[str], render: Callable[[], Any]
+        self, history: ExportHistory, kind: str, recipients: list[str], render: Callable[[bool], Any]
     ) -> list[dict]:
         """Queue one `kind` mail of the run (rendered only when somebody receives it), commit,
         send it now and report per recipient."""
         if recipients:
-            outbox.enqueue(
-                business_id=history.business_id,
-                history_id=history.id,
-                kind=kind,
-                recipients=recipients,
-                content=render(),
-                key_parts=(kind, history.id),
-            )
+            _queue(history, kind, recipients, render, None)
         db.session.commit()
         return self._send_and_report(history.id, kind)
 

@@ -86,12 +86,15 @@ def build_message(row: MailMessage, file_cache: dict | None = None) -> Message:
         },
     )
     message.msgId = row.message_id
-    attachment = payload.get("attachment")
-    if attachment:
-        cache = file_cache if file_cache is not None else {}
+    # "attachment" (one file): rows queued before runs had several files.
+    attachments = payload.get("attachments") or ([payload["attachment"]] if payload.get("attachment") else [])
+    cache = file_cache if file_cache is not None else {}
+    paths = [a["path"] for a in attachments]
+    if set(cache) - set(paths):
+        cache.clear()  # hold the files of one message at a time
+    for attachment in attachments:
         path = attachment["path"]
         if path not in cache:
-            cache.clear()  # hold one file at a time
             cache[path] = _read_export_file(path)
         name = mailer.clean_header(attachment.get("name"), 200).replace('"', "") or "export"
         message.attach(filename=name, content_type=attachment.get("content_type"), data=cache[path])
@@ -262,7 +265,8 @@ def _tell_owners_mail_is_held(business_id: uuid.UUID, quota: Quota, now: datetim
 
 
 def _content_key(payload: dict) -> str:
-    parts = [str(payload.get(k)) for k in ("subject", "text", "html", "from_name", "reply_to", "attachment")]
+    keys = ("subject", "text", "html", "from_name", "reply_to", "attachment", "attachments")
+    parts = [str(payload.get(k)) for k in keys]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 

@@ -139,6 +139,9 @@ class OutgoingMessage(Message):
         for name, value in (("Subject", self.subject), ("From", self.sender), ("Reply-To", self.reply_to)):
             if value and name in message:
                 message.replace_header(name, clean_header(str(value), 998))
+        # Folding at 78 before an encoded word keeps the space on both sides of the fold, so
+        # readers saw "(CSV)  — Shop"; our headers stay far below RFC 5322's 998 and need no fold.
+        message.policy = message.policy.clone(max_line_length=998)
         return message
 
 

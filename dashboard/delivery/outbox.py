@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 from typing import TYPE_CHECKING, Protocol
@@ -136,14 +137,17 @@ def enqueue(
     history_id: uuid.UUID | None,
     kind: str,
     recipients: list[str],
-    content: MailContent | Content,
+    content: MailContent | Content | Callable[[str], MailContent | Content],
     key_parts: tuple,
     now: datetime | None = None,
     channel: str = "email",
 ) -> int:
-    """Queue one row per recipient (not committed). Returns how many rows were new."""
+    """Queue one row per recipient (not committed). Returns how many rows were new. `content` is
+    the same for everybody, or a function of the recipient (members and outsiders read different
+    mails)."""
     now = now or utcnow()
     domain = _message_domain()
+    content_for = content if callable(content) else (lambda _recipient: content)
     rows = []
     for position, recipient in enumerate(recipients):
         rows.append(
@@ -164,7 +168,7 @@ def enqueue(
                 "sent_at": None,
                 # A microsecond apart: the outbox sends in created_at order, i.e. the list's order.
                 "created_at": now + timedelta(microseconds=position),
-                "payload": content.payload(position),
+                "payload": content_for(recipient).payload(position),
             }
         )
     return _insert_ignoring_duplicates(rows)

@@ -4,7 +4,7 @@ weekly summary, each from the schedule, the trigger's override or the notificati
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 
@@ -55,6 +55,28 @@ def member_addresses(business_id: uuid.UUID) -> set[str]:
     return {email.lower() for email in rows}
 
 
+# Failure alerts (contract section 6): one when a run fails, with the time of its next retry if
+# any, and one more when its retries are exhausted; the retries in between alert nobody.
+ALERT_FIRST = "first"
+ALERT_FINAL = "final"
+
+
+def failure_alert_stage(history: ExportHistory) -> str | None:
+    """ALERT_FIRST for the run's first attempt, ALERT_FINAL for a retry after which none is left,
+    None for a retry that will be retried again."""
+    if (history.attempt or 1) <= 1 and history.retry_of_id is None:
+        return ALERT_FIRST
+    if history.next_retry_at is None:
+        return ALERT_FINAL
+    return None
+
+
+def audiences(business_id: uuid.UUID) -> Callable[[str], bool]:
+    """recipient -> whether they are a member of the business (and may open its dashboard)."""
+    members = member_addresses(business_id)
+    return lambda address: address.strip().lower() in members
+
+
 def export_recipients(history: ExportHistory) -> list[str]:
     """The export mail's recipients: the trigger's override, else the schedule's list; nobody when
     the run asked for no mail or was skipped as empty."""
@@ -72,6 +94,8 @@ def export_recipients(history: ExportHistory) -> list[str]:
 
 def failure_recipients(history: ExportHistory, settings: ExportNotificationSettings) -> list[str]:
     """default_recipients, else the schedule's creator, and for a run someone started, that person."""
+    if history.is_test:  # a test send tells only the person who sent it
+        return clean_list([member_email(history.user, history.business_id) or ""])
     if not settings.notify_on_failure:
         return []
     defaults = clean_list(settings.default_recipients)
@@ -89,7 +113,7 @@ def success_notice_recipients(
     history: ExportHistory, settings: ExportNotificationSettings, export_to: list[str]
 ) -> list[str]:
     """default_recipients when notify_on_success, minus those who get the export mail itself."""
-    if not settings.notify_on_success or history.status not in SUCCESS_STATUSES:
+    if not settings.notify_on_success or history.status not in SUCCESS_STATUSES or history.is_test:
         return []
     already = {a.lower() for a in export_to}
     return [a for a in clean_list(settings.default_recipients) if a.lower() not in already]

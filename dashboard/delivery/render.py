@@ -4,25 +4,28 @@ templates in templates/emails/ (a .txt and a .html per mail)."""
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
 
 from dashboard.base_url import external_base_url
-from dashboard.core.labels import TRIGGER_LABELS, content_type
+from dashboard.core.failure_words import failure_words
+from dashboard.core.labels import TRIGGER_LABELS
 from dashboard.delivery import mailer
 from dashboard.delivery.display import (
     FORMAT_LABELS,
-    TROUBLESHOOTING_STEPS,
     TYPE_LABELS,
     local_date,
     local_time,
     period,
-    plain_error,
     size_display,
 )
+from dashboard.delivery.files import RunFile, files_of
 from dashboard.delivery.policy import attachment_limit_bytes, encoded_size
+from dashboard.delivery.recipients import audiences
 from dashboard.exports.periods import period_label
 from dashboard.models.automation import ExportHistory, ExportNotificationSettings
 from dashboard.models.pos import Business
@@ -39,7 +42,7 @@ class MailContent:
     html: str
     from_name: str
     reply_to: str = ""
-    attachment: dict | None = None  # {"path", "name", "content_type", "size"}
+    attachments: list[dict] = field(default_factory=list)  # {"path", "name", "content_type", "size"}
     extra: dict = field(default_factory=dict)
 
     def payload(self, position: int) -> dict:
@@ -49,10 +52,27 @@ class MailContent:
             "html": self.html,
             "from_name": self.from_name,
             "reply_to": self.reply_to,
-            "attachment": self.attachment,
+            "attachments": self.attachments,
             "position": position,
             **self.extra,
         }
+
+
+def by_audience(
+    business_id: uuid.UUID, render: Callable[[bool], MailContent]
+) -> Callable[[str], MailContent]:
+    """recipient -> their mail: rendered once for members of the business and once for people
+    outside it (no dashboard link), only when somebody of that audience receives it."""
+    is_member = audiences(business_id)
+    rendered: dict[bool, MailContent] = {}
+
+    def content_for(recipient: str) -> MailContent:
+        member = is_member(recipient)
+        if member not in rendered:
+            rendered[member] = render(member)
+        return rendered[member]
+
+    return content_for
 
 
 def render_template(name: str, **context) -> tuple[str, str]:
@@ -67,11 +87,12 @@ def render_template(name: str, **context) -> tuple[str, str]:
     return text, html
 
 
-def base_context(business: Business, settings: ExportNotificationSettings) -> dict:
-    base_url = external_base_url()
+def base_context(business: Business, settings: ExportNotificationSettings, member: bool = True) -> dict:
+    """What every mail shows. `member`: the recipient belongs to the business; someone outside it
+    (an accountant, a supplier) cannot sign in, so their mail has no "Open the dashboard" link."""
     return {
         "business_name": business.name,
-        "dashboard_url": f"{base_url}/",
+        "dashboard_url": f"{external_base_url()}/" if member else "",
         "from_name": from_name(business, settings),
     }
 
@@ -91,10 +112,29 @@ def _content(subject: str, text: str, html: str, business: Business, settings, *
     )
 
 
+def _started_by(history: ExportHistory) -> str:
+    """Who started a run that was not the schedule's own ("run now by Jane Doe"); "" for a
+    scheduled run. A test send says so."""
+    if history.is_test:
+        how = "sent as a test"
+    elif history.trigger == "SCHEDULED":
+        return ""
+    elif history.trigger == "API":
+        how = "started through the API"
+    else:
+        how = "run now" if history.schedule_id else "started"
+    user = history.user
+    who = (user.name or user.email) if user is not None else ""
+    return f"{how} by {who}" if who else how
+
+
 def _file_context(history: ExportHistory) -> dict:
     business = history.business
     when = history.completed_at or history.created_at
     context = {
+        "is_test": bool(history.is_test),
+        "started_by": _started_by(history),
+        "scheduled": history.trigger == "SCHEDULED" and not history.is_test,
         "type_label": TYPE_LABELS.get(history.export_type, history.export_type.title()),
         "format_label": FORMAT_LABELS.get(history.format, history.format.upper()),
         "schedule_name": history.schedule_name or (history.schedule.name if history.schedule else ""),
@@ -129,47 +169,75 @@ def _default_subject(history: ExportHistory, labels: dict) -> str:
     )
 
 
-def render_export_mail(history: ExportHistory, settings: ExportNotificationSettings) -> MailContent:
+def _marked(history: ExportHistory, subject: str) -> str:
+    """A test send says so first in its subject (contract section 6)."""
+    return f"[Test] {subject}" if history.is_test else subject
+
+
+def _link_only_reason(files: Sequence[RunFile], limit: int) -> str:
+    """Why the files travel as links: their encoded sizes, summed, are over the limit."""
+    size = sum(f.file_size for f in files)
+    encoded = sum(encoded_size(f.file_size) for f in files)
+    if len(files) == 1:
+        return (
+            f"The file is {size_display(size)} ({size_display(encoded)} once encoded for "
+            f"e-mail), more than the {size_display(limit)} that mail attachments may take, so it is "
+            "not attached: download it with the link below."
+        )
+    return (
+        f"The {len(files)} files take {size_display(size)} together ({size_display(encoded)} once "
+        f"encoded for e-mail), more than the {size_display(limit)} that mail attachments may take, so "
+        "they are not attached: download them with the links below."
+    )
+
+
+def render_export_mail(
+    history: ExportHistory,
+    settings: ExportNotificationSettings,
+    member: bool = True,
+    files: Sequence[RunFile] | None = None,
+) -> MailContent:
+    """The export mail: every file of the run attached, or every one linked when their encoded
+    sizes together exceed MAIL_MAX_ATTACHMENT_MB (one mail either way)."""
     business = history.business
-    context = {**base_context(business, settings), **_file_context(history)}
+    files = files_of(history) if files is None else list(files)
+    context = {**base_context(business, settings, member), **_file_context(history)}
     schedule = history.schedule
     context["custom_message"] = (schedule.email_message or "").strip() if schedule else ""
     # Password-protected files (issue 19): the mail says so, never the password.
     context["protected"] = bool(schedule is not None and getattr(schedule, "file_password", ""))
     limit = attachment_limit_bytes()
-    size = int(history.file_size or 0)
-    attach = history.is_downloadable and encoded_size(size) <= limit
+    attach = bool(files) and sum(encoded_size(f.file_size) for f in files) <= limit
     context["attached"] = attach
-    context["link_only_reason"] = ""
-    if history.is_downloadable and not attach:
-        context["link_only_reason"] = (
-            f"The file is {size_display(size)} ({size_display(encoded_size(size))} once encoded for "
-            f"e-mail), more than the {size_display(limit)} that mail attachments may take, so it is "
-            "not attached: download it with the link below."
-        )
+    context["link_only_reason"] = _link_only_reason(files, limit) if files and not attach else ""
+    context["files"] = [
+        {
+            "name": f.file_name,
+            "format_label": FORMAT_LABELS.get(f.format, f.format.upper()),
+            "size_display": size_display(f.file_size),
+        }
+        for f in files
+    ]
     subject = (schedule.email_subject if schedule and schedule.email_subject else "") or _default_subject(
         history, context
     )
+    subject = _marked(history, subject)
     text, html = render_template("export_success", **context)
-    attachment = None
-    if attach:
-        attachment = {
-            "path": history.file_path,
-            "name": history.file_name,
-            "content_type": "application/zip"
-            if (history.file_name or "").endswith(".zip")  # a protected file (issue 19)
-            else content_type(history.format),
-            "size": size,
-        }
-    return _content(subject, text, html, business, settings, attachment=attachment)
+    attachments = [
+        {"path": f.path, "name": f.file_name, "content_type": f.content_type, "size": f.file_size}
+        for f in (files if attach else [])
+    ]
+    return _content(subject, text, html, business, settings, attachments=attachments)
 
 
-def _next_run_note(history: ExportHistory) -> tuple[str, str]:
+def _next_run_note(history: ExportHistory, final: bool = False) -> tuple[str, str]:
     """(next run in the business's timezone, or "", and a sentence about what happens next)."""
     business = history.business
     retry = ""
     if history.next_retry_at is not None:  # the runner set it: a scheduled run within its retries
         retry = f"It will be retried automatically at {local_time(history.next_retry_at, business)}. "
+    elif final:
+        retry = f"It failed {history.attempt} times in a row: it will not be retried automatically again. "
     schedule = history.schedule
     if schedule is None:
         if history.schedule_id is None and not history.schedule_name:
@@ -180,30 +248,40 @@ def _next_run_note(history: ExportHistory) -> tuple[str, str]:
     return local_time(schedule.next_run_at, business), retry.strip()
 
 
-def render_failure_alert(history: ExportHistory, settings: ExportNotificationSettings) -> MailContent:
+def render_failure_alert(
+    history: ExportHistory, settings: ExportNotificationSettings, member: bool = True, final: bool = False
+) -> MailContent:
+    """The failure alert; `final`: the last of a run's automatic retries failed too."""
     business = history.business
-    context = {**base_context(business, settings), **_file_context(history)}
-    next_run, next_note = _next_run_note(history)
+    context = {**base_context(business, settings, member), **_file_context(history)}
+    next_run, next_note = _next_run_note(history, final)
+    words = failure_words(history.failure_category)  # by the stored category, never the message
     context.update(
         failed_at=local_time(history.completed_at or history.created_at, business),
-        plain_error=plain_error(history.error_message),
+        plain_error=words.what,
         technical_error=(history.error_message or "").strip()[:600],
-        steps=TROUBLESHOOTING_STEPS,
+        steps=list(words.advice),
         next_run=next_run,
         next_note=next_note,
         attempt=history.attempt or 1,
+        final=final,
     )
     name = context["schedule_name"] or f"{context['type_label']} export"
-    subject = f"Export failed: {name} ({context['format_label']}) — {business.name}"
+    if final:
+        subject = f"Export still failing after {history.attempt} attempts: {name} ({context['format_label']})"
+        subject += f" — {business.name}"
+    else:
+        subject = f"Export failed: {name} ({context['format_label']}) — {business.name}"
     text, html = render_template("export_failure", **context)
+    subject = _marked(history, subject)
     return _content(subject, text, html, business, settings)
 
 
 def render_success_notice(
-    history: ExportHistory, settings: ExportNotificationSettings, export_to: list[str]
+    history: ExportHistory, settings: ExportNotificationSettings, export_to: list[str], member: bool = True
 ) -> MailContent:
     business = history.business
-    context = {**base_context(business, settings), **_file_context(history)}
+    context = {**base_context(business, settings, member), **_file_context(history)}
     context["export_to"] = export_to
     context["emailed_count"] = len(export_to)
     schedule = history.schedule
@@ -211,7 +289,7 @@ def render_success_notice(
         not export_to and history.record_count == 0 and schedule is not None and schedule.skip_if_empty
     )
     name = context["schedule_name"] or f"{context['type_label']} export"
-    subject = f"Export completed: {name} ({context['format_label']}) — {business.name}"
+    subject = _marked(history, f"Export completed: {name} ({context['format_label']}) — {business.name}")
     text, html = render_template("success_notice", **context)
     return _content(subject, text, html, business, settings)
 

@@ -6,23 +6,25 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
-from sqlalchemy import func, or_, select
+from flask import current_app
+from sqlalchemy import case, func, or_, select
 
+from dashboard.core.failure_words import failure_words
 from dashboard.delivery import mailer, outbox
 from dashboard.delivery.display import (
     FORMAT_LABELS,
     TYPE_LABELS,
     local_date,
     local_time,
-    plain_error,
     size_display,
     zone,
 )
 from dashboard.delivery.email_sending import send_rows
 from dashboard.delivery.outbox import KIND_SUMMARY
 from dashboard.delivery.recipients import summary_recipients
-from dashboard.delivery.render import MailContent, base_context, from_name, render_template
+from dashboard.delivery.render import MailContent, base_context, by_audience, from_name, render_template
 from dashboard.extensions import db
 from dashboard.models.automation import (
     STATUS_EMAILED,
@@ -49,50 +51,37 @@ def _iso_week(local: datetime) -> str:
 
 
 def summary_figures(business: Business, start: datetime, end: datetime) -> dict:
-    """The past period's figures for one business."""
-    rows = db.session.execute(
+    """The past period's figures for one business: the counts and success rate are the statistics
+    service's (`since=start`, the same rules as the statistics page; that service sits above
+    delivery, so create_app hands it over as app.extensions["run_statistics"]); what it does not
+    count (runs mailed, records and bytes exported, the failures themselves) is read here."""
+    figures = current_app.extensions["run_statistics"](business, now=end, since=start)
+    totals = {
+        "total": figures["total_exports"],
+        "successful": figures["successful_exports"],
+        "failed": figures["failed_exports"],
+    }
+    by_type = {
+        export_type: {"label": TYPE_LABELS.get(export_type, export_type), **counts}
+        for export_type, counts in figures["by_type"].items()
+        if counts["total"]
+    }
+    successful = ExportHistory.status.in_(SUCCESS_STATUSES)
+    emailed, records, volume = db.session.execute(
         select(
-            ExportHistory.export_type,
-            ExportHistory.status,
-            func.count(ExportHistory.id),
-            func.coalesce(func.sum(ExportHistory.record_count), 0),
-            func.coalesce(func.sum(ExportHistory.file_size), 0),
-        )
-        .where(
-            ExportHistory.business_id == business.id,
-            ExportHistory.created_at >= start,
-            ExportHistory.created_at < end,
-        )
-        .group_by(ExportHistory.export_type, ExportHistory.status)
-    ).all()
-    by_type: dict[str, dict] = {}
-    totals = Counter()
-    for export_type, status, count, records, size in rows:
-        entry = by_type.setdefault(
-            export_type,
-            {"label": TYPE_LABELS.get(export_type, export_type), "total": 0, "successful": 0, "failed": 0},
-        )
-        entry["total"] += count
-        totals["total"] += count
-        if status in SUCCESS_STATUSES:
-            entry["successful"] += count
-            totals["successful"] += count
-            totals["records"] += int(records or 0)
-            totals["bytes"] += int(size or 0)
-        elif status == STATUS_FAILED:
-            entry["failed"] += count
-            totals["failed"] += count
-        if status == STATUS_EMAILED:
-            totals["emailed"] += count
+            func.sum(case((ExportHistory.status == STATUS_EMAILED, 1), else_=0)),
+            func.sum(case((successful, ExportHistory.record_count), else_=0)),
+            func.sum(case((successful, ExportHistory.file_size), else_=0)),
+        ).where(ExportHistory.business_id == business.id, ExportHistory.created_at >= start)
+    ).one()
     finished = totals["successful"] + totals["failed"]
-    success_rate = round(100 * totals["successful"] / finished, 1) if finished else None
+    success_rate = figures["success_rate"]
     failures = db.session.scalars(
         select(ExportHistory)
         .where(
             ExportHistory.business_id == business.id,
             ExportHistory.status == STATUS_FAILED,
             ExportHistory.created_at >= start,
-            ExportHistory.created_at < end,
         )
         .order_by(ExportHistory.created_at.desc())
         .limit(10)
@@ -106,19 +95,19 @@ def summary_figures(business: Business, start: datetime, end: datetime) -> dict:
         "total": totals["total"],
         "successful": totals["successful"],
         "failed": totals["failed"],
-        "emailed": totals["emailed"],
+        "emailed": int(emailed or 0),
         "in_progress": totals["total"] - finished,
         "success_rate": success_rate,
         "success_rate_display": "—" if success_rate is None else f"{success_rate:g}%",
-        "records_display": f"{totals['records']:,}",
-        "volume_display": size_display(totals["bytes"]),
+        "records_display": f"{int(records or 0):,}",
+        "volume_display": size_display(int(volume or 0)),
         "by_type": [by_type[k] for k in sorted(by_type, key=lambda k: TYPE_LABELS.get(k, k))],
         "failures": [
             {
                 "when": local_time(f.created_at, business, weekday=True),
                 "name": f.schedule_name or f"{TYPE_LABELS.get(f.export_type, f.export_type)} export",
                 "format_label": FORMAT_LABELS.get(f.format, f.format),
-                "error": plain_error(f.error_message),
+                "error": failure_words(f.failure_category).what,
             }
             for f in failures
         ],
@@ -128,12 +117,17 @@ def summary_figures(business: Business, start: datetime, end: datetime) -> dict:
 
 
 def render_weekly_summary(
-    business: Business, settings: ExportNotificationSettings, start: datetime, end: datetime
+    business: Business,
+    settings: ExportNotificationSettings,
+    start: datetime,
+    end: datetime,
+    member: bool = True,
+    figures: dict | None = None,
 ) -> MailContent:
-    figures = summary_figures(business, start, end)
+    figures = figures if figures is not None else summary_figures(business, start, end)
     period = f"{local_date(start, business)} – {local_date(end, business)}"
     context = {
-        **base_context(business, settings),
+        **base_context(business, settings, member),
         **figures,
         "period": period,
         "period_detail": f"{local_time(start, business)} to {local_time(end, business)}",
@@ -199,7 +193,9 @@ def send_export_summary_report(now: datetime | None = None, force: bool = False)
             if not recipients:
                 stats["no_recipients"] += 1
                 continue
-            content = render_weekly_summary(business, settings, start, now)
+            figures = summary_figures(business, start, now)
+            render = partial(render_weekly_summary, business, settings, start, now, figures=figures)
+            content = by_audience(business.id, lambda member, render=render: render(member=member))
             new = outbox.enqueue(
                 business_id=business.id,
                 history_id=None,

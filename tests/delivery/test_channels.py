@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.delivery import channels, outbox, process_outbox
-from dashboard.delivery.channels import Attempt, Channel, files_of, get_channel
+from dashboard.delivery.channels import Attempt, Channel, get_channel
+from dashboard.delivery.files import files_of
 from dashboard.extensions import db
 from dashboard.models.automation import MAIL_PENDING, MAIL_SENT, MailMessage
 from dashboard.models.types import utcnow

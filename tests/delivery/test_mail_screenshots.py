@@ -38,7 +38,8 @@ def make_mails(tenant, runs) -> dict[str, str]:
             business_id=business.id,
             notify_on_success=True,
             notify_on_failure=True,
-            default_recipients=["owner@corner-cafe.example.com"],
+            # The owner, a member: the mails they get carry the "Open the dashboard" button.
+            default_recipients=[tenant.owner.email],
             from_name="Corner Café Exports",
             reply_to_email="office@corner-cafe.example.com",
         )
@@ -62,6 +63,7 @@ def make_mails(tenant, runs) -> dict[str, str]:
             business,
             schedule,
             error_message="Run interrupted: the worker stopped responding (no heartbeat for 1800 s).",
+            failure_category="interrupted",
             next_retry_at=datetime.now(UTC) + timedelta(minutes=5),
         )
         deliver_run_result(failed.id)
@@ -88,6 +90,7 @@ def make_mails(tenant, runs) -> dict[str, str]:
                 record_count=1200,
                 file_size=1_500_000,
                 error_message="Run interrupted" if status == "FAILED" else "",
+                failure_category="interrupted" if status == "FAILED" else None,
                 created_at=base + timedelta(hours=i * 5),
             )
         )

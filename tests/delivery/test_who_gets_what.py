@@ -117,7 +117,7 @@ def test_skip_if_empty_with_no_records_sends_no_export_mail(smtp, tenant, runs):
 def test_failure_alert_goes_to_default_recipients(smtp, tenant, runs):
     settings(tenant.business, default_recipients=["alerts@example.com", "it@example.com"])
     schedule = runs.schedule(tenant.business, tenant.manager, recipients=["a@example.com"])
-    history = runs.failed(tenant.business, schedule)
+    history = runs.failed(tenant.business, schedule, failure_category="database")
     deliver_run_result(history.id)
     assert recipients(smtp) == ["alerts@example.com", "it@example.com"]
     message = smtp.received[0].message
@@ -125,7 +125,9 @@ def test_failure_alert_goes_to_default_recipients(smtp, tenant, runs):
     text = text_part(message)
     assert "The database could not be reached" in text
     assert "OperationalError: database is locked" in text
-    assert "Try a manual trigger" in text and "Contact support" in text
+    # The advice for a database failure (its stored category), not the generic list.
+    assert "Nothing needs changing in the schedule" in text and "contact support" in text
+    assert "Try a manual trigger" not in text
     assert "Next scheduled run:" in text
     assert attachments(message) == []
     db.session.refresh(history)
@@ -170,6 +172,7 @@ def test_failure_alert_says_when_the_run_is_retried(smtp, tenant, runs):
         tenant.business,
         schedule,
         error_message="Run interrupted: the worker stopped responding",
+        failure_category="interrupted",
         next_retry_at=datetime(2030, 1, 1, 15, 5, tzinfo=UTC),
     )
     deliver_run_result(history.id)
@@ -246,6 +249,7 @@ def add_week_of_runs(business, runs, schedule):
                 record_count=100,
                 file_size=2048,
                 error_message="Run interrupted" if status == "FAILED" else "",
+                failure_category="interrupted" if status == "FAILED" else None,
                 created_at=base + timedelta(hours=i),
                 completed_at=base + timedelta(hours=i, minutes=1),
             )
