@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.automation.failures import explain
+from dashboard.core.failure_words import failure_words
 
 
 def failure_view(category: str | None, message: str | None) -> dict[str, Any]:
@@ -16,5 +16,9 @@ def failure_view(category: str | None, message: str | None) -> dict[str, Any]:
     if category is None and detail:
         # A run from before categories were stored: its own message is all there is to say.
         return {"what": detail, "advice": [], "detail": ""}
-    what = explain(category)
-    return {"what": what, "advice": [], "detail": "" if detail == what else detail}
+    words = failure_words(category)  # the same words and advice as the failure mail
+    return {
+        "what": words.what,
+        "advice": list(words.advice),
+        "detail": "" if detail == words.what else detail,
+    }

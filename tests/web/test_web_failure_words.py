@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.automation.failures import explain
+from dashboard.core.failure_words import failure_words
 from dashboard.models.automation import FAILURE_CATEGORIES
 
 TECHNICAL = "[Errno 20] Not a directory: '/srv/exports/acme/2026/12'"
@@ -25,7 +25,8 @@ def test_every_page_words_a_failure_by_its_category(owner, tenant, make_schedule
         file_name="",
         record_count=0,
     )
-    words = explain(category)
+    words = failure_words(category).what
+    advice = failure_words(category).advice
     pages = {
         "history list": owner.get("/history/").get_data(as_text=True),
         "history detail": owner.get(f"/history/{run.id}").get_data(as_text=True),
@@ -40,6 +41,11 @@ def test_every_page_words_a_failure_by_its_category(owner, tenant, make_schedule
     assert "What the system recorded" in pages["schedule page"]
     assert TECHNICAL.replace("'", "&#39;") not in pages["history list"]
     assert ">Retry<" in pages["home"] and ">Retry<" in pages["schedule page"]
+    # What to try: every step on the run's page and the timeline, the first one on the home card.
+    for step in advice:
+        step = step.replace("'", "&#39;")
+        assert step in pages["history detail"] and step in pages["schedule page"], (category, step)
+    assert advice[0].replace("'", "&#39;") in pages["home"]
 
 
 def test_a_run_from_before_categories_keeps_its_own_message(owner, tenant, make_run):
