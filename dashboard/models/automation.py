@@ -112,8 +112,10 @@ class ExportSchedule(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Destinations besides e-mail (dashboard/destinations/): [{"id", "kind", ...fields}], secrets
     # stored as Fernet tokens; and the password protecting the files ("" = none), encrypted too.
-    destinations: Mapped[list] = mapped_column(JSONType(), default=list)
-    file_password: Mapped[str] = mapped_column(Text, default="")
+    # Database defaults as well: a schedule written by SQL alone (an import, an older instance
+    # during a rolling deploy) has no destination and no password rather than failing.
+    destinations: Mapped[list] = mapped_column(JSONType(), default=list, server_default="[]")
+    file_password: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -216,7 +218,7 @@ class ExportHistory(db.Model):
     email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     email_delivery: Mapped[list] = mapped_column(JSONType(), default=list)
     # Each destination's result (contract section 6), written by dashboard/destinations/outbox.py.
-    destination_delivery: Mapped[list] = mapped_column(JSONType(), default=list)
+    destination_delivery: Mapped[list] = mapped_column(JSONType(), default=list, server_default="[]")
     error_message: Mapped[str] = mapped_column(Text, default="")
     error_traceback: Mapped[str] = mapped_column(Text, default="")
     # What kind of failure (one of FAILURE_CATEGORIES), set where it happened; NULL unless FAILED.

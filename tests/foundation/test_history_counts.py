@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, delete, func, insert, select, text, update
+from sqlalchemy import MetaData, Table, create_engine, delete, func, insert, inspect, select, text, update
 from sqlalchemy import make_url as parse_url
 
 from dashboard.extensions import db
@@ -30,6 +30,14 @@ def _run(business, **values) -> dict:
     }
     row.update(values)
     return row
+
+
+def _history_as_migrated(engine) -> Table:
+    """export_history as an older revision has it: today's columns (with their Python defaults)
+    that the migrated schema holds. Inserting through today's table would name newer columns."""
+    present = {column["name"] for column in inspect(engine).get_columns("export_history")}
+    columns = [column._copy() for column in ExportHistory.__table__.c if column.name in present]
+    return Table("export_history", MetaData(), *columns)
 
 
 def _mismatch() -> dict:
@@ -210,13 +218,14 @@ def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empt
     engine = create_engine(url)
     business = Business.__table__
     shop_id = uuid.uuid4()
+    old_history = _history_as_migrated(engine)
     with engine.begin() as connection:
         connection.execute(
             insert(business), [{"id": shop_id, "name": "Old Shop", "timezone": "UTC", "currency": "USD"}]
         )
         shop = type("Shop", (), {"id": shop_id})
         connection.execute(
-            insert(ExportHistory.__table__),
+            insert(old_history),
             [_run(shop, status=("COMPLETED", "FAILED")[n % 2]) for n in range(7)],
         )
     _flask(tmp_path, url, "upgrade")
@@ -240,10 +249,11 @@ def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empt
     engine.dispose()
     _flask(tmp_path, url, "downgrade", "7b1e2c4d9a10")
     engine = create_engine(url)
+    old_history = _history_as_migrated(engine)
     with engine.begin() as connection:  # no trigger is left pointing at the dropped table
-        connection.execute(insert(ExportHistory.__table__), [_run(shop)])
-        connection.execute(update(ExportHistory.__table__).values(status="FAILED"))
-        connection.execute(delete(ExportHistory.__table__))
+        connection.execute(insert(old_history), [_run(shop)])
+        connection.execute(update(old_history).values(status="FAILED"))
+        connection.execute(delete(old_history))
     engine.dispose()
 
 
