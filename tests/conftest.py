@@ -15,7 +15,6 @@ from sqlalchemy import text
 os.environ["FLASK_SKIP_DOTENV"] = "1"
 
 from flask.globals import _cv_app  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
 
 from config import TestConfig  # noqa: E402
 from dashboard import create_app
@@ -38,20 +37,24 @@ def _reset_database() -> None:
 _pg_schema_ready = False
 
 
-class FreshRequestClient(FlaskClient):
-    """The test client, with a new `g` for each request. A test holds its app's context open (the
-    `app` fixture) and Flask lets a request reuse it, `g` included; in production every request
-    has a context of its own. So each request here gets an empty `g`, as it would there (who is
-    signed in, the membership and the other per-request values are never carried over), while
-    the context and its database session stay the test's."""
+class FreshGlobalsPerRequest:
+    """WSGI middleware for tests: each request gets a new `g`. A test holds its app's context
+    open (the `app` fixture, `with app.app_context()`), and Flask lets a request reuse it, `g`
+    included; in production every request has a context of its own. So each request here (test
+    client or any WSGI caller, such as schemathesis) starts with an empty `g`, as it would there:
+    who is signed in, the membership and the other per-request values are never carried over,
+    while the context and its database session stay the test's."""
 
-    def open(self, *args, **kwargs):
+    def __init__(self, app, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ, start_response):
         context = _cv_app.get(None)
-        if context is None or context.app is not self.application:
-            return super().open(*args, **kwargs)
-        held, context.g = context.g, self.application.app_ctx_globals_class()
+        if context is None or context.app is not self.app:
+            return self.wsgi_app(environ, start_response)
+        held, context.g = context.g, self.app.app_ctx_globals_class()
         try:
-            return super().open(*args, **kwargs)
+            return self.wsgi_app(environ, start_response)
         finally:
             context.g = held
 
@@ -71,7 +74,7 @@ def app_factory(tmp_path: Path):
             config["SQLALCHEMY_DATABASE_URI"] = TEST_DATABASE_URL
         config.update(overrides)
         application = create_app(TestConfig, **config)
-        application.test_client_class = FreshRequestClient
+        application.wsgi_app = FreshGlobalsPerRequest(application, application.wsgi_app)
         with application.app_context():
             if application.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
                 if not _pg_schema_ready:
