@@ -108,6 +108,7 @@ SCHEDULE_RESPONSE = {
         "email_message",
         "filters",
         "skip_if_empty",
+        "conditions",
         "is_active",
         "last_run_at",
         "next_run_at",
@@ -240,6 +241,18 @@ _HISTORY_PROPERTIES: dict[str, Any] = {
         "type": ["string", "null"],
         "enum": [*FAILURE_CATEGORIES, None],
         "description": "What kind of failure a FAILED run had; null otherwise.",
+    },
+    "skipped_reason": {
+        "type": "string",
+        "description": 'Why a COMPLETED run sent nothing: its schedule\'s conditions were not met; "" otherwise.',
+    },
+    "summary": {
+        "type": "object",
+        "description": (
+            "SALES and INVENTORY: the period's headline figures beside the previous period's "
+            "(period, previous_period, headline, figures: [{key, label, kind, current, previous, "
+            "change_percent}]); {} for other types."
+        ),
     },
     "created_at": _DATETIME,
     "download_url": {

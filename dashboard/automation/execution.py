@@ -95,6 +95,7 @@ class _RunInfo:
     filters: dict
     timezone: str
     owner_view: bool = True  # made for an owner (else owner-only audit details are left out)
+    conditions: dict | None = None  # the schedule's: send only when they hold (exports/conditions.py)
 
 
 def _made_for_an_owner(history: ExportHistory, schedule: ExportSchedule | None) -> bool:
@@ -164,6 +165,7 @@ class _Run:
             timezone=(schedule.timezone if schedule is not None and schedule.timezone else business.timezone)
             or "UTC",
             owner_view=_made_for_an_owner(history, schedule),
+            conditions=dict(schedule.conditions or {}) if schedule is not None else None,
         )
         # Detach the business with its columns loaded: the exporter reads it during the long work,
         # and a lazy reload then would leave this session idle in a transaction for the whole
@@ -198,6 +200,7 @@ class _Run:
                 raise ClaimLost(f"run {self.history_id} was taken away before it started")
             db.session.rollback()  # end the read transaction before the long work
 
+            from dashboard.exports.conditions import unmet_reason
             from dashboard.exports.service import generate_export
 
             workdir = tempfile.mkdtemp(prefix=f"{WORK_DIR_PREFIX}{self.history_id}-", dir=work_dir_root())
@@ -243,6 +246,9 @@ class _Run:
                 total_records=result.total_records,
                 truncated=bool(result.truncated),
                 filters_applied=applied,
+                # Issue 18 items 3-4 (dashboard/exports/conditions.py, comparison.py).
+                summary=dict(getattr(result, "summary", None) or {}),
+                skipped_reason=unmet_reason(info.conditions, int(result.record_count), result.summary),
                 progress=int(result.record_count),
                 completed_at=utcnow(),
                 claim_token=None,

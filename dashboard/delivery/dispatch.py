@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 
 def channels_for(run: ExportHistory) -> list[tuple[Channel, dict | None, int]]:
     """(channel, destination, index) for each way the run is delivered: e-mail always, then each
-    of its schedule's destinations (a destination whose kind has no channel is logged, skipped)."""
+    of its schedule's destinations (a destination whose kind has no channel is logged, skipped).
+    None for a run its schedule's conditions stopped (`skipped_reason`): it sends nothing."""
+    if getattr(run, "skipped_reason", ""):
+        return []
     found: list[tuple[Channel, dict | None, int]] = [(get_channel("email"), None, 0)]
     schedule = run.schedule
     for index, destination in enumerate(getattr(schedule, "destinations", None) or []):

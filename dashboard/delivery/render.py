@@ -26,6 +26,7 @@ from dashboard.delivery.display import (
 from dashboard.delivery.files import RunFile, files_of
 from dashboard.delivery.policy import attachment_limit_bytes, encoded_size
 from dashboard.delivery.recipients import audiences
+from dashboard.exports.comparison import comparison_display
 from dashboard.exports.periods import period_label
 from dashboard.models.automation import ExportHistory, ExportNotificationSettings
 from dashboard.models.pos import Business
@@ -146,6 +147,7 @@ def _file_context(history: ExportHistory) -> dict:
         "file_size_display": size_display(history.file_size),
         "generated_at": local_time(when, business),
         "period": period(history.filters_applied),
+        "comparison": comparison_display(history.summary),
         "trigger_label": TRIGGER_LABELS.get(history.trigger, history.trigger.title()),
         "has_file": history.is_downloadable,
         "download_url": "",

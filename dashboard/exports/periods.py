@@ -90,12 +90,15 @@ def period_label(filters: dict | None) -> str:
     return f"{_day(start)} – {_day(end)}"
 
 
-def previous_period(start: date, end: date) -> tuple[date, date]:
+def previous_period(start: date, end: date) -> tuple[date, date] | None:
     """The period before: the day, week or calendar month before; another range of as many days
-    just before it."""
-    kind = period_kind(start, end)
-    if kind == MONTH:
-        last = start - timedelta(days=1)
-        return last.replace(day=1), last
-    length = (end - start).days + 1
-    return start - timedelta(days=length), start - timedelta(days=1)
+    just before it. None when it would start before year 1."""
+    try:
+        kind = period_kind(start, end)
+        if kind == MONTH:
+            last = start - timedelta(days=1)
+            return last.replace(day=1), last
+        length = (end - start).days + 1
+        return start - timedelta(days=length), start - timedelta(days=1)
+    except OverflowError:
+        return None

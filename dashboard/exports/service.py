@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.pool import StaticPool
 
 from dashboard.exports.columns import build_row_converter
+from dashboard.exports.comparison import COMPARED_TYPES, compare_periods, last_inventory_summary
 from dashboard.exports.datasets import BATCH_SIZE
 from dashboard.exports.filters import describe_filters, local_today, resolve_filters, validate_export_request
 from dashboard.exports.periods import file_name as period_file_name
@@ -44,6 +45,8 @@ class ExportResult:
     total_records: int  # rows matching (== record_count unless the PDF was truncated)
     truncated: bool
     filters_applied: dict  # resolved filters: a date_range with its start_date and end_date
+    # The period's headline figures beside the previous period's (comparison.py); {} for others.
+    summary: dict = field(default_factory=dict)
 
 
 def build_file_name(export_type: str, fmt: str, on: date, filters: dict | None = None) -> str:
@@ -134,6 +137,20 @@ def generate_export(
             columns, tz, text=writer_class.text_cell, text_max=writer_class.text_max
         )
         with _reading_connection() as connection:
+            if export_type in COMPARED_TYPES:
+                # Two aggregate queries (this period, the one before), before the file: the Excel
+                # summary sheet comes first and the PDF's first page shows the figures.
+                snapshot = None
+                if export_type == "INVENTORY":
+                    snapshot = last_inventory_summary(connection, business, now)
+                meta.extra["summary"] = compare_periods(
+                    connection,
+                    business,
+                    export_type,
+                    resolved,
+                    today=local_today(tz, now),
+                    previous_snapshot=snapshot,
+                )
             if writer_class.needs_count:
                 meta.total_records = dataset.count(connection, business, resolved)
             writer = writer_class(path, meta)
@@ -164,4 +181,5 @@ def generate_export(
         total_records=max(total, written),
         truncated=total > written,
         filters_applied=resolved,
+        summary=meta.extra.get("summary") or {},
     )

@@ -109,6 +109,8 @@ class ExportSchedule(db.Model):
     email_message: Mapped[str] = mapped_column(Text, default="")
     filters: Mapped[dict] = mapped_column(JSONType(), default=dict)
     skip_if_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Send only when the run's figures pass these (dashboard/exports/conditions.py); {} = always.
+    conditions: Mapped[dict] = mapped_column(JSONType(), default=dict, server_default="{}")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Destinations besides e-mail (dashboard/destinations/): [{"id", "kind", ...fields}], secrets
     # stored as Fernet tokens; and the password protecting the files ("" = none), encrypted too.
@@ -227,6 +229,10 @@ class ExportHistory(db.Model):
     # No Python default: a Core INSERT then leaves the column out, so the code of an older schema's
     # tests and imports keeps working; every run the code creates says it (history_rows).
     is_test: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The period's headline figures beside the previous period's (dashboard/exports/comparison.py).
+    summary: Mapped[dict] = mapped_column(JSONType(), default=dict, server_default="{}")
+    # Why a COMPLETED run sent nothing: its schedule's conditions were not met ("" = not skipped).
+    skipped_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Runner bookkeeping
     occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dashboard.core import addresses
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS
 from dashboard.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from dashboard.exports.conditions import MSG_CONDITIONS, ConditionsKind, check_conditions_type
 from dashboard.models.automation import EXPORT_TYPES, FORMATS, FREQUENCIES, STATUSES, TRIGGERS
 from dashboard.services.destination_fields import DestinationList, FilePassword
 from dashboard.services.field_kinds import (
@@ -30,6 +31,7 @@ from dashboard.services.field_kinds import (
     Integer,
     JsonObject,
     Opaque,
+    Rule,
     Text,
     Timezone,
     parse_uuid,
@@ -226,6 +228,21 @@ FILE_PASSWORD = Field(
         'Left out or null keeps the current one, "" removes it. GET shows only `file_password_set`.'
     ),
 )
+CONDITIONS = Field(
+    "conditions",
+    ConditionsKind(),
+    message=MSG_CONDITIONS,
+    nullable=True,
+    default={},
+    label="Send only when",
+    description=(
+        "Send only when every condition given holds (contract section 6): `min_records` (the file "
+        "holds at least this many records), `min_total` (the period's headline total, SALES: completed "
+        "sales, INVENTORY: stock value, is at least this amount), `min_change_percent` (that total moved "
+        "by more than this percentage, up or down, against the previous period). Otherwise the run stays "
+        "COMPLETED, sends nothing and says why in `skipped_reason`. {} = always send."
+    ),
+)
 IS_ACTIVE = Field("is_active", Boolean(), default=True, label="Active")
 
 # Returned by the API; a client that sends them back gets them silently ignored.
@@ -271,11 +288,16 @@ SCHEDULE = FieldSet(
         EMAIL_MESSAGE,
         FILTERS,
         SKIP_IF_EMPTY,
+        CONDITIONS,
         IS_ACTIVE,
         DESTINATIONS,
         FILE_PASSWORD,
     ),
-    rules=(timing_rule({f.name: f for f in (DAY_OF_WEEK, DAY_OF_MONTH, WEEK_OF_MONTH)}), FILTERS_RULE),
+    rules=(
+        timing_rule({f.name: f for f in (DAY_OF_WEEK, DAY_OF_MONTH, WEEK_OF_MONTH)}),
+        FILTERS_RULE,
+        Rule("conditions", check_conditions_type),
+    ),
     ignored=READ_ONLY_SCHEDULE_FIELDS,
 )
 TIMING_RULE = SCHEDULE.rules[0]

@@ -119,7 +119,9 @@ def _rows_in_workbook(database: SharedDatabase, history: ExportHistory) -> int:
 
     path = database.tmp / "exports" / history.file_path.removeprefix("exports/")
     workbook = load_workbook(path, read_only=True)
-    rows = sum(1 for sheet in workbook.worksheets for _ in sheet.iter_rows(values_only=True))
+    # The data sheets (a first "Summary" sheet holds the period-over-period figures, not rows).
+    data_sheets = [sheet for sheet in workbook.worksheets if sheet.title != "Summary"]
+    rows = sum(1 for sheet in data_sheets for _ in sheet.iter_rows(values_only=True))
     workbook.close()
     return rows
 

@@ -224,7 +224,12 @@ def read_xlsx(path: Path):
 
 def sheet_values(path: Path) -> list[tuple]:
     workbook = read_xlsx(path)
-    return [tuple(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+    return [tuple(row) for row in data_sheet(workbook).iter_rows(values_only=True)]
+
+
+def data_sheet(workbook):
+    """The first sheet of rows: SALES and INVENTORY workbooks open with a "Summary" sheet."""
+    return next(ws for ws in workbook.worksheets if ws.title != "Summary")
 
 
 def read_pdf(path: Path) -> str:

@@ -203,7 +203,56 @@ class ExcelWriter(ExportWriter):
         self.workbook.properties.subject = meta.filters_text
         self.workbook.properties.creator = "Export Automation"
         self.sheets = 0
+        summary = meta.extra.get("summary")
+        if summary and summary.get("figures"):
+            self._summary_sheet(summary)
         self._new_sheet()
+        # The workbook opens on the rows (the first tab says the figures): what most opens are for,
+        # and what readers of `.active` (scripts, older tests) expect.
+        self.workbook.active = len(self.workbook.worksheets) - 1
+
+    def _summary_sheet(self, summary: dict) -> None:
+        """A first sheet, "Summary": the period's headline figures beside the previous period's."""
+        ws = self.workbook.create_sheet(title="Summary")
+        ws.page_setup.orientation = "landscape"
+        for letter, width in zip("ABCD", (24, 18, 18, 10), strict=True):
+            ws.column_dimensions[letter].width = width
+        money = money_format(self.meta.currency)
+
+        def cell(value, number_format=None, bold=False):
+            result = Cell(ws, row=1, column=1, value=value)  # placed by append
+            if isinstance(value, str):
+                result.data_type = "s"  # our own words and labels: never formulas
+            if number_format:
+                result.number_format = number_format
+            if bold:
+                result.font = HEADER_FONT
+            return result
+
+        period = summary.get("period") or {}
+        previous = summary.get("previous_period") or {}
+        ws.append([cell(f"{self.meta.title} — {self.meta.business_name}", bold=True)])
+        ws.append([cell("Period", bold=True), cell(period.get("label", ""))])
+        ws.append([cell("Compared with", bold=True), cell(previous.get("label") or "no earlier figures")])
+        ws.append([])
+        ws.append([cell(h, bold=True) for h in ("Figure", "This period", "Previous period", "Change")])
+        for figure in summary["figures"]:
+            number_format = INT_FORMAT if figure["kind"] == "int" else money
+
+            def number(value, number_format=number_format, kind=figure["kind"]):
+                if value is None:
+                    return None
+                return cell(int(value) if kind == "int" else Decimal(value), number_format)
+
+            change = figure.get("change_percent")
+            ws.append(
+                [
+                    cell(figure["label"]),
+                    number(figure["current"]),
+                    number(figure["previous"]),
+                    None if change is None else cell(change / 100, "+0.0%;-0.0%;0.0%"),
+                ]
+            )
 
     def _new_sheet(self) -> None:
         self.sheets += 1

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.core.display import datetime_display
+from dashboard.exports.comparison import display_change, display_value
 from dashboard.exports.writers import ExportMeta
 from dashboard.exports.writers.pdf_fonts import FALLBACK_FONT, FONT, _fallback, register_fonts, script_markup
 
@@ -50,6 +51,8 @@ def render_header_html(
             totals=list(totals),
             summary=meta.extra.get("summary"),
             script=script_markup,
+            figure_value=display_value,
+            figure_change=display_change,
         )
     )
 
