@@ -66,6 +66,8 @@ def clean_conditions(value: object) -> dict[str, Any] | None:
 class ConditionsKind:
     """The `conditions` field's kind (see services/fields.py: `clean` and `schema`)."""
 
+    form = "none"  # the page forms do not carry it yet: set through the API, kept by form edits
+
     def clean(self, field: Any, errors: Any, value: object, context: Any) -> Any:
         cleaned = clean_conditions(value)
         if cleaned is None:

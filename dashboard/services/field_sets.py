@@ -31,13 +31,12 @@ from dashboard.services.field_kinds import (
     Integer,
     JsonObject,
     Opaque,
-    Rule,
     Text,
     Timezone,
     parse_uuid,
 )
 from dashboard.services.field_rules import DAY_FIELDS, FILTERS_RULE, filter_properties, timing_rule
-from dashboard.services.fields import Context, Field, FieldSet
+from dashboard.services.fields import Context, Field, FieldSet, Rule
 from dashboard.services.keyset import decode_cursor
 
 EMAIL_MESSAGE_MAX_LENGTH = 5000

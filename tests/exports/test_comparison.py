@@ -10,13 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, text
 
-from dashboard.automation.runner import ScheduledExportRunner
 from dashboard.exports.comparison import compare_periods
 from dashboard.exports.conditions import clean_conditions, unmet_reason
 from dashboard.exports.service import generate_export
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, MailMessage
 from dashboard.models.pos import Product, Sale
+from dashboard.services import runs
 from tests.automation.runner_helpers import make_schedule
 from tests.exports.conftest import read_pdf, read_xlsx
 
@@ -226,10 +226,10 @@ def test_a_run_whose_conditions_fail_stays_completed_sends_nothing_and_says_why(
         conditions={"min_total": "1000.00"},
         next_run_at=None,
     )
-    import dashboard.automation.runner as runner_module
+    import dashboard.automation.execution as execution
 
-    monkeypatch.setattr(runner_module, "utcnow", lambda: NOW.replace(tzinfo=UTC))
-    history = ScheduledExportRunner().trigger_schedule(schedule, None, "MANUAL")
+    monkeypatch.setattr(execution, "utcnow", lambda: NOW.replace(tzinfo=UTC))
+    history = runs.trigger_schedule(schedule, None, "MANUAL")
     db.session.refresh(history)
     assert history.status == "COMPLETED" and history.record_count == 5  # refunded and voided too
     assert history.skipped_reason == (
@@ -241,7 +241,7 @@ def test_a_run_whose_conditions_fail_stays_completed_sends_nothing_and_says_why(
     # Met conditions send as usual.
     schedule.conditions = {"min_records": 1}
     db.session.commit()
-    sent = ScheduledExportRunner().trigger_schedule(schedule, None, "MANUAL")
+    sent = runs.trigger_schedule(schedule, None, "MANUAL")
     db.session.refresh(sent)
     assert (
         sent.skipped_reason == ""
