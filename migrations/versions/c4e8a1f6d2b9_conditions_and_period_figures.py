@@ -1,7 +1,7 @@
 """conditions and period figures
 
 Revision ID: c4e8a1f6d2b9
-Revises: b8e4d1c7a2f5
+Revises: c2a9e4b7d1f3
 Create Date: 2026-12-05 11:25:00.000000
 
 Schedules gain `conditions` (send only when the run's figures pass them; {} = always). Runs gain
@@ -16,7 +16,7 @@ import dashboard.models.types
 
 # revision identifiers, used by Alembic.
 revision = "c4e8a1f6d2b9"
-down_revision = "b8e4d1c7a2f5"
+down_revision = "c2a9e4b7d1f3"
 branch_labels = None
 depends_on = None
 
