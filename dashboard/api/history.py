@@ -16,7 +16,7 @@ from dashboard.api.common import (
     error_body,
     route,
 )
-from dashboard.models.automation import SUCCESS_STATUSES, TRIGGER_API, ExportHistory
+from dashboard.models.automation import SUCCESS_STATUSES, TRIGGER_API, ExportHistory, formats_of
 from dashboard.models.pos import ROLE_OWNER
 from dashboard.services import history as service
 from dashboard.services import runs as run_service
@@ -29,6 +29,7 @@ from dashboard.services.downloads import (
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
 from dashboard.storage import ExportFileNotFound, StorageError, StorageUnavailable
+from dashboard.storage.run_files import RunFile, file_for
 from dashboard.tenancy import get_scoped_or_404, role_required
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ def list_history():
     return jsonify(service.paginate_runs(stmt, params, cursor_url, _present_listed, count))
 
 
-def _present_listed(row) -> dict:
-    return history_to_dict(service.ListedRun(row))
+def _present_listed(run: service.ListedRun) -> dict:
+    return history_to_dict(run)
 
 
 @route(bp, "/statistics/", ["GET"])
@@ -76,11 +77,25 @@ def _not_downloadable(history: ExportHistory):
 
 @route(bp, "/<uuid:id>/download/", ["GET"])
 def download(id: uuid.UUID):
+    """The run's file; `?format=csv`: its file in that format (a run makes one per format)."""
     history = get_scoped_or_404(ExportHistory, id)
+    fmt = request.args.get("format") or None
+    if fmt is not None and fmt not in formats_of(history):
+        made = ", ".join(formats_of(history))
+        return error_body(404, f"This export has no {fmt[:20]!r} file: it was made as {made}.")
     if not history.is_downloadable:
         return _not_downloadable(history)
+    run_file = file_for(history, fmt)
+    if run_file is None or not run_file.downloadable(history):
+        return _not_downloadable(history)
+    return _send(history, run_file if fmt is not None else None)
+
+
+def _send(history: ExportHistory, run_file: RunFile | None):
     try:
-        return send_export_file(history, user_id=api_user().id, via="via API", audit=request.method != "HEAD")
+        return send_export_file(
+            history, user_id=api_user().id, via="via API", audit=request.method != "HEAD", run_file=run_file
+        )
     except ExportFileNotFound:
         return _not_downloadable(history)
     except StorageUnavailable:

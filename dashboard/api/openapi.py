@@ -240,8 +240,19 @@ def _paths() -> dict[str, dict[str, Any]]:
                     "503": _error("StorageUnavailable"),
                 },
                 by_id=True,
+                parameters=[
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "The run's file in this format (one of its `formats`; another: "
+                        "404). Left out: its first file.",
+                    }
+                ],
                 description="409 unless the run is COMPLETED or EMAILED and its file still exists; 503 "
-                "(with Retry-After) while the file store does not answer.",
+                "(with Retry-After) while the file store does not answer. A run of several formats has "
+                "a file each: `files` lists them with their download_url.",
             )
         },
         f"{a}/history/{{id}}/rerun/": {

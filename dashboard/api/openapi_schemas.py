@@ -259,6 +259,28 @@ _HISTORY_PROPERTIES: dict[str, Any] = {
         "type": ["string", "null"],
         "description": "The API download path when the file can be downloaded, else null.",
     },
+    "formats": {
+        "type": "array",
+        "items": {"type": "string", "enum": list(FORMATS)},
+        "description": "Every format the run makes, `format` first.",
+    },
+    "files": {
+        "type": "array",
+        "description": "The files the run made, one per format, in the order of `formats` (empty until "
+        "it completes); `download_url` is null once a file is cleaned up.",
+        "items": {
+            "type": "object",
+            "required": ["format", "file_name", "file_size", "download_url"],
+            "properties": {
+                "format": {"type": "string", "enum": list(FORMATS)},
+                "format_display": {"type": "string"},
+                "file_name": {"type": "string"},
+                "file_size": {"type": "integer", "minimum": 0},
+                "file_size_display": {"type": ["string", "null"]},
+                "download_url": {"type": ["string", "null"]},
+            },
+        },
+    },
     "attempt": {"type": "integer", "minimum": 1},
     "retry_of": _NULLABLE_UUID,
     "next_retry_at": _NULLABLE_DATETIME,

@@ -24,19 +24,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dashboard import delivery
 from dashboard.automation.failures import STEP_EXPORT, STEP_STORE, categorize, describe_error
-from dashboard.automation.run_writes import ClaimLost, claim_run, config, fence, retry_time, write
+from dashboard.automation.run_writes import ClaimLost, claim_run, config, fence, retry_time, retryable, write
 from dashboard.extensions import db
 from dashboard.models.automation import (
     STATUS_COMPLETED,
     STATUS_FAILED,
     STATUS_PROCESSING,
     ExportHistory,
+    ExportRunFile,
     ExportSchedule,
+    formats_of,
 )
 from dashboard.models.pos import Business
 from dashboard.models.types import utcnow
@@ -89,6 +91,7 @@ class _RunInfo:
     business: Business
     export_type: str
     fmt: str
+    formats: list[str]
     trigger: str
     attempt: int
     created_at: datetime
@@ -158,6 +161,7 @@ class _Run:
             business=business,
             export_type=history.export_type,
             fmt=history.format,
+            formats=formats_of(history),
             trigger=history.trigger,
             attempt=history.attempt or 1,
             created_at=history.created_at,
@@ -179,7 +183,7 @@ class _Run:
         """Run the export; the final status written, or None when this worker lost the run."""
         from dashboard.exports.filters import filters_for_rerun, resolve_filters
 
-        stored_path: str | None = None
+        stored: list[str] = []  # stored files not yet recorded: deleted if the run does not finish
         workdir: str | None = None
         info: _RunInfo | None = None
         storage = None
@@ -204,68 +208,92 @@ class _Run:
             from dashboard.exports.service import generate_export
 
             workdir = tempfile.mkdtemp(prefix=f"{WORK_DIR_PREFIX}{self.history_id}-", dir=work_dir_root())
-            step = STEP_EXPORT
-            result = generate_export(
-                info.business,
-                info.export_type,
-                info.fmt,
-                filters_for_rerun(resolved),
-                now=started,
-                progress=self.progress,
-                out_dir=workdir,
-                pdf_max_rows=config("PDF_MAX_ROWS"),
-                owner_view=info.owner_view,
-            )
-            db.session.rollback()  # the exporter's reads are over
-            self.beat(result.record_count)  # still ours? (cheap, and saves a pointless upload)
-
-            step = STEP_STORE
-            # A schedule with a file password stores its file as an AES-256 zip (issue 19).
-            out_path, out_name, out_size = protected_output(self.history_id, result.path, result.file_name)
             storage = get_storage()
-            stored_path = storage.save_export_file(
-                out_path,
-                out_name,
-                info.business.id,
-                self.history_id,
-                created_at=info.created_at,
-                content_type="application/zip"
-                if out_size is not None
-                else getattr(result, "content_type", None),
-            )
-            step = None
-            applied = dict(getattr(result, "filters_applied", None) or resolved)
+            files: list[dict[str, Any]] = []
+            first = None
+            for position, fmt in enumerate(info.formats):
+                step = STEP_EXPORT
+                result = generate_export(
+                    info.business,
+                    info.export_type,
+                    fmt,
+                    filters_for_rerun(resolved),
+                    now=started,
+                    progress=self.progress,
+                    out_dir=workdir,
+                    pdf_max_rows=config("PDF_MAX_ROWS"),
+                    owner_view=info.owner_view,
+                )
+                db.session.rollback()  # the exporter's reads are over
+                self.beat(result.record_count)  # still ours? (cheap, and saves a pointless upload)
+
+                step = STEP_STORE
+                # A schedule with a file password stores each file as an AES-256 zip (issue 19).
+                out_path, out_name, out_size = protected_output(
+                    self.history_id, result.path, result.file_name
+                )
+                stored.append(
+                    storage.save_export_file(
+                        out_path,
+                        out_name,
+                        info.business.id,
+                        self.history_id,
+                        created_at=info.created_at,
+                        content_type="application/zip"
+                        if out_size is not None
+                        else getattr(result, "content_type", None),
+                    )
+                )
+                step = None
+                files.append(
+                    {
+                        "history_id": self.history_id,
+                        "business_id": info.business.id,
+                        "format": fmt,
+                        "position": position,
+                        "file_name": out_name,
+                        "file_size": int(out_size if out_size is not None else result.size),
+                        "file_path": stored[-1],
+                    }
+                )
+                if first is None:
+                    first = result
+            applied = dict(getattr(first, "filters_applied", None) or resolved)
             if resolved.get("date_range") and "date_range" not in applied:
                 applied["date_range"] = resolved["date_range"]
             completed = dict(
                 status=STATUS_COMPLETED,
-                file_name=out_name,
-                file_path=stored_path,
-                file_size=int(out_size if out_size is not None else result.size),
-                record_count=int(result.record_count),
-                total_records=result.total_records,
-                truncated=bool(result.truncated),
+                file_name=files[0]["file_name"],
+                file_path=files[0]["file_path"],
+                file_size=files[0]["file_size"],
+                record_count=int(first.record_count),
+                total_records=first.total_records,
+                truncated=bool(first.truncated),
                 filters_applied=applied,
                 # Issue 18 items 3-4 (dashboard/exports/conditions.py, comparison.py).
-                summary=dict(getattr(result, "summary", None) or {}),
-                skipped_reason=unmet_reason(info.conditions, int(result.record_count), result.summary),
-                progress=int(result.record_count),
+                summary=dict(getattr(first, "summary", None) or {}),
+                skipped_reason=unmet_reason(info.conditions, int(first.record_count), first.summary),
+                progress=int(first.record_count),
                 completed_at=utcnow(),
                 claim_token=None,
                 next_retry_at=None,
                 error_message="",
                 error_traceback="",
             )
-            if not self._final_write(completed, stored_path):
+            if not self._final_write(completed, files):
                 raise ClaimLost(f"run {self.history_id} was taken away before it finished")
-            stored_path = None  # recorded: from now on the file belongs to the record
+            stored = []  # recorded: from now on the files belong to the record
             metrics.record_run(
                 STATUS_COMPLETED, info.export_type, info.fmt, info.trigger, time.monotonic() - began
             )
             log.info(
                 "run %s completed",
                 self.history_id,
-                extra={"records": int(result.record_count), "file_size": int(result.size)},
+                extra={
+                    "records": int(first.record_count),
+                    "file_size": sum(f["file_size"] for f in files),
+                    "files": len(files),
+                },
             )
             return STATUS_COMPLETED
         except ClaimLost as exc:
@@ -300,25 +328,38 @@ class _Run:
             return STATUS_FAILED if ok else None
         finally:
             db.session.rollback()
-            if stored_path is not None and storage is not None:
+            for path in stored:
                 # Stored but not recorded (claim lost, or the final write failed): not a result.
                 try:
-                    storage.delete_export_file(stored_path)
+                    storage.delete_export_file(path)
                 except Exception:
-                    log.exception("run %s: could not delete unrecorded file %s", self.history_id, stored_path)
+                    log.exception("run %s: could not delete unrecorded file %s", self.history_id, path)
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
 
-    def _final_write(self, values: dict, stored_path: str) -> bool:
-        try:
-            if self.fenced(**values):
-                return True
-        except (OperationalError, DBAPIError):
-            # Did it land before the connection broke? Then the file is the record's.
-            if self._landed(stored_path):
-                return True
-            raise
-        return self._landed(stored_path)
+    def _final_write(self, values: dict, files: list[dict[str, Any]]) -> bool:
+        """The COMPLETED write and the run's files, in one transaction under the fence; retried
+        once on a dropped connection, like `run_writes.write` (a retry that finds the claim gone
+        asks whether the first attempt landed)."""
+        first_path = files[0]["file_path"]
+        for attempt in range(2):
+            try:
+                with db.engine.begin() as connection:
+                    if connection.execute(fence(self.history_id, self.token).values(**values)).rowcount == 1:
+                        connection.execute(insert(ExportRunFile), files)
+                        return True
+                return self._landed(first_path)
+            except (OperationalError, DBAPIError) as exc:
+                # Did it land before the connection broke? Then the files are the record's.
+                if self._landed(first_path):
+                    return True
+                if attempt or not retryable(exc):
+                    raise
+                log.warning(
+                    "run %s: final write failed (%s); retrying once", self.history_id, type(exc).__name__
+                )
+                time.sleep(0.2)
+        return False  # pragma: no cover
 
     def _landed(self, stored_path: str) -> bool:
         try:

@@ -25,6 +25,7 @@ def history_row(
     export_type: str,
     fmt: str,
     trigger: str,
+    formats: Iterable[str] | None = None,
     filters: Mapping[str, Any] | None = None,
     schedule_id: uuid.UUID | None = None,
     schedule_name: str = "",
@@ -37,7 +38,11 @@ def history_row(
     retry_of_id: uuid.UUID | None = None,
     created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The values of a new PENDING run (its id included, so a batch can refer to it)."""
+    """The values of a new PENDING run (its id included, so a batch can refer to it). `formats`:
+    every format to make, `fmt` first (None or just `fmt`: one file)."""
+    several = list(formats or [fmt])
+    if several[0] != fmt or len(set(several)) != len(several):
+        raise ValueError(f"formats {several!r} must start with the format {fmt!r}, each once")
     return {
         "id": new_uuid(),
         "business_id": business_id,
@@ -46,6 +51,7 @@ def history_row(
         "schedule_name": schedule_name or "",
         "export_type": export_type,
         "format": fmt,
+        "formats": several if len(several) > 1 else None,
         "trigger": trigger,
         "status": STATUS_PENDING,
         "filters_applied": dict(filters or {}),
@@ -66,6 +72,7 @@ def rerun_row(history: ExportHistory, *, user_id: uuid.UUID | None, trigger: str
         business_id=history.business_id,
         export_type=history.export_type,
         fmt=history.format,
+        formats=history.formats,
         trigger=trigger,
         filters=history.filters_applied,
         schedule_id=history.schedule_id,
@@ -83,6 +90,7 @@ def retry_row(failed: ExportHistory) -> dict[str, Any]:
         business_id=failed.business_id,
         export_type=failed.export_type,
         fmt=failed.format,
+        formats=failed.formats,
         trigger=failed.trigger,
         filters=failed.filters_applied,
         schedule_id=failed.schedule_id,

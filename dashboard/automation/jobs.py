@@ -93,8 +93,10 @@ def cleanup_old_exports(days_to_keep: int | None = None, now: datetime | None = 
     from dashboard.automation.execution import remove_abandoned_work_dirs
     from dashboard.ops.retention import apply_retention
     from dashboard.storage import get_storage
+    from dashboard.storage.run_files import cleanup_run_files
 
     summary = get_storage().cleanup_old_exports(days_to_keep, now=now)
+    summary.update(cleanup_run_files(days_to_keep, now))  # a run's files after its first
     summary["work_dirs_removed"] = remove_abandoned_work_dirs()
     summary.update(apply_retention(now))  # HISTORY_/MAIL_/AUDIT_RETENTION_DAYS (0: keep for ever)
     _log_summary(logging.INFO, "cleanup_old_exports", summary)

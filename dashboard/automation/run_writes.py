@@ -22,7 +22,16 @@ from dashboard.models.automation import STATUS_PROCESSING, TRIGGER_SCHEDULED, Ex
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClaimLost", "claim_run", "config", "fence", "retry_delay_seconds", "retry_time", "write"]
+__all__ = [
+    "ClaimLost",
+    "claim_run",
+    "config",
+    "fence",
+    "retry_delay_seconds",
+    "retry_time",
+    "retryable",
+    "write",
+]
 
 RETRY_JITTER = 0.10
 
@@ -35,7 +44,8 @@ def config(name: str, default: Any = None) -> Any:
     return current_app.config.get(name, default)
 
 
-def _retryable(exc: DBAPIError) -> bool:
+def retryable(exc: DBAPIError) -> bool:
+    """A dropped connection or a lock that outlived the busy timeout: worth one more try."""
     return isinstance(exc, OperationalError) or exc.connection_invalidated
 
 
@@ -50,7 +60,7 @@ def write(statement, *, retries: int = 1) -> int:
             with db.engine.begin() as connection:
                 return connection.execute(statement).rowcount or 0
         except (OperationalError, DBAPIError) as exc:
-            if attempt >= retries or not _retryable(exc):
+            if attempt >= retries or not retryable(exc):
                 raise
             log.warning("database write failed (%s); retrying once", exc.__class__.__name__)
             time.sleep(0.2)
@@ -65,7 +75,7 @@ def claim_run(history_id: uuid.UUID, values: dict, now: datetime, *, retries: in
             with db.engine.begin() as connection:
                 return fairness.claim_run(connection, history_id, values, now)
         except (OperationalError, DBAPIError) as exc:
-            if attempt >= retries or not _retryable(exc):
+            if attempt >= retries or not retryable(exc):
                 raise
             log.warning("run claim failed (%s); retrying once", exc.__class__.__name__)
             time.sleep(0.2)

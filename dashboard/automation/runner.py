@@ -125,6 +125,7 @@ class ScheduledExportRunner:
                 business_id=schedule.business_id,
                 export_type=schedule.export_type,
                 fmt=schedule.format,
+                formats=schedule.formats,
                 trigger=trigger,
                 filters=schedule.filters,
                 schedule_id=schedule.id,

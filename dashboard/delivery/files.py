@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dashboard.core.labels import content_type
 from dashboard.models.automation import ExportHistory
+from dashboard.storage.run_files import files_of as stored_files_of
 
 __all__ = ["RunFile", "files_of"]
 
@@ -22,18 +23,19 @@ class RunFile:
 
 
 def files_of(run: ExportHistory) -> list[RunFile]:
-    """The files a run produced that can still be read (none once cleaned up)."""
+    """The files a run produced that can still be read (none once cleaned up): one per format, in
+    the order of its `formats` (`storage.run_files`)."""
     if not run.is_downloadable:
         return []
     return [
         RunFile(
-            format=run.format,
-            file_name=run.file_name or "export",
-            file_size=int(run.file_size or 0),
-            path=run.file_path,
+            format=made.format,
+            file_name=made.file_name or "export",
+            file_size=made.file_size,
+            path=made.file_path,
             # A protected file (issue 19) is a zip whatever its format.
-            content_type="application/zip"
-            if (run.file_name or "").endswith(".zip")
-            else content_type(run.format),
+            content_type="application/zip" if made.file_name.endswith(".zip") else content_type(made.format),
         )
+        for made in stored_files_of(run)
+        if made.downloadable(run)
     ]

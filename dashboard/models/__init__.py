@@ -3,6 +3,7 @@
 from dashboard.models.automation import (
     ExportHistory,
     ExportNotificationSettings,
+    ExportRunFile,
     ExportSchedule,
     MailMessage,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ExportHistory",
     "ExportHistoryCount",
     "ExportNotificationSettings",
+    "ExportRunFile",
     "ExportSchedule",
     "MailMessage",
     "Membership",

@@ -96,6 +96,8 @@ class ExportSchedule(db.Model):
     name: Mapped[str] = mapped_column(String(255))
     export_type: Mapped[str] = mapped_column(String(16))
     format: Mapped[str] = mapped_column(String(8))
+    # Every format each run makes, `format` first (NULL: just `format`; see `formats_of`).
+    formats: Mapped[list | None] = mapped_column(JSONType(), nullable=True)
     frequency: Mapped[str] = mapped_column(String(8))
     hour: Mapped[int] = mapped_column(Integer, default=0)
     minute: Mapped[int] = mapped_column(Integer, default=0)
@@ -202,6 +204,9 @@ class ExportHistory(db.Model):
     schedule_name: Mapped[str] = mapped_column(String(255), default="")
     export_type: Mapped[str] = mapped_column(String(16))
     format: Mapped[str] = mapped_column(String(8))
+    # The formats asked for, `format` first (NULL: just `format`; see `formats_of`); the files
+    # made are `files`, and the file_* columns repeat the first of them.
+    formats: Mapped[list | None] = mapped_column(JSONType(), nullable=True)
     trigger: Mapped[str] = mapped_column(String(16), default="MANUAL")
     status: Mapped[str] = mapped_column(String(16), default=STATUS_PENDING)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -248,6 +253,12 @@ class ExportHistory(db.Model):
     business: Mapped[Business] = relationship()
     user: Mapped[User | None] = relationship()
     schedule: Mapped[ExportSchedule | None] = relationship()
+    files: Mapped[list[ExportRunFile]] = relationship(
+        order_by="ExportRunFile.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        back_populates="history",
+    )
 
     @property
     def duration_seconds(self) -> float | None:
@@ -265,6 +276,34 @@ class ExportHistory(db.Model):
 
     def __repr__(self) -> str:
         return f"<ExportHistory {self.id} {self.export_type} {self.status}>"
+
+
+class ExportRunFile(db.Model):
+    """A file a run produced: one per format, in the order the formats were asked for."""
+
+    __tablename__ = "export_run_files"
+    __table_args__ = (
+        # Statistics add each run's files after its first (position > 0) per format: one seek.
+        Index("ix_export_run_files_business_position", "business_id", "position"),
+    )
+
+    history_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("export_history.id", ondelete="CASCADE"), primary_key=True
+    )
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    format: Mapped[str] = mapped_column(String(8), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Empty once retention cleaned the file up (the row stays, as the run's does).
+    file_path: Mapped[str] = mapped_column(String(1024), default="")
+
+    history: Mapped[ExportHistory] = relationship(back_populates="files")
+
+
+def formats_of(run: ExportSchedule | ExportHistory) -> list[str]:
+    """The formats a schedule's runs make, or a run made: `formats`, else just `format`."""
+    return list(run.formats or [run.format])
 
 
 class ExportNotificationSettings(db.Model):

@@ -130,11 +130,20 @@ def export_business(business: Business, out: Path) -> BusinessDataReport:
     history = db.metadata.tables["export_history"]
     storage = get_storage()
     files_dir = out / "files"
-    for history_id, path, name in db.session.execute(
-        select(history.c.id, history.c.file_path, history.c.file_name).where(
-            history.c.business_id == business.id, history.c.file_path != ""
-        )
-    ):
+    run_files = db.metadata.tables["export_run_files"]  # a run's files after its first (formats)
+    stored = (
+        db.session.execute(
+            select(history.c.id, history.c.file_path, history.c.file_name).where(
+                history.c.business_id == business.id, history.c.file_path != ""
+            )
+        ).all()
+        + db.session.execute(
+            select(run_files.c.history_id, run_files.c.file_path, run_files.c.file_name).where(
+                run_files.c.business_id == business.id, run_files.c.position > 0, run_files.c.file_path != ""
+            )
+        ).all()
+    )
+    for history_id, path, name in stored:
         target = files_dir / f"{history_id}_{Path(name or 'export').name}"
         try:
             with storage.get_export_file(path) as source:
@@ -164,10 +173,18 @@ def delete_business(business: Business) -> BusinessDataReport:
     report = BusinessDataReport(business.name)
     business_id = business.id
     history = db.metadata.tables["export_history"]
+    run_files = db.metadata.tables["export_run_files"]  # a run's files after its first (formats)
     paths = [
         path
         for (path,) in db.session.execute(
             select(history.c.file_path).where(history.c.business_id == business_id, history.c.file_path != "")
+        )
+    ] + [
+        path
+        for (path,) in db.session.execute(
+            select(run_files.c.file_path).where(
+                run_files.c.business_id == business_id, run_files.c.position > 0, run_files.c.file_path != ""
+            )
         )
     ]
     member_ids = list(

@@ -28,6 +28,7 @@ from dashboard.models.automation import (
     MAIL_FAILED,
     MAIL_SENT,
     ExportHistory,
+    ExportRunFile,
     MailMessage,
 )
 from dashboard.models.pos import AuditLog
@@ -65,7 +66,15 @@ def _delete_history(cutoff: datetime) -> tuple[int, int]:
         ).all()
         if not rows:
             return runs, files
-        for _, path in rows:
+        # A run's files after its first (several formats) go with it too.
+        extra = db.session.scalars(
+            select(ExportRunFile.file_path).where(
+                ExportRunFile.history_id.in_([r.id for r in rows]),
+                ExportRunFile.position > 0,
+                ExportRunFile.file_path != "",
+            )
+        ).all()
+        for path in [path for _, path in rows] + list(extra):
             if path:
                 try:
                     files += 1 if storage.delete_export_file(path) else 0

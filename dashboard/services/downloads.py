@@ -18,6 +18,7 @@ from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory
 from dashboard.services.audit import record_audit
 from dashboard.storage import ExportFileNotFound, get_storage
+from dashboard.storage.run_files import RunFile
 
 # When the file store does not answer (StorageUnavailable), every download door says so with 503
 # and this Retry-After: the file is not gone, and a person or a script should simply try again.
@@ -41,25 +42,33 @@ def safe_download_name(name: str | None, export_format: str) -> str:
     return text[:150]
 
 
-def open_export_file(history: ExportHistory) -> Path | BinaryIO:
-    """The stored file as a local path or a stream. Raises ExportFileNotFound when it was cleaned
-    up, StorageUnavailable when the storage does not answer (try again later) and StorageError
-    when the stored path is refused."""
+def open_export_file(history: ExportHistory, run_file: RunFile | None = None) -> Path | BinaryIO:
+    """The stored file (the run's first, or `run_file`) as a local path or a stream. Raises
+    ExportFileNotFound when it was cleaned up, StorageUnavailable when the storage does not answer
+    (try again later) and StorageError when the stored path is refused."""
+    path = run_file.file_path if run_file is not None else history.file_path
+    if not path:
+        raise ExportFileNotFound(path)
     storage = get_storage()
     local_path = getattr(storage, "local_path", None)
     if local_path is not None:
-        source = local_path(history.file_path)
+        source = local_path(path)
         if not source.is_file():
-            raise ExportFileNotFound(history.file_path)
+            raise ExportFileNotFound(path)
         return source
-    return storage.get_export_file(history.file_path)
+    return storage.get_export_file(path)
 
 
-def send_export_file(history: ExportHistory, *, user_id, via: str, audit: bool = True) -> Response:
+def send_export_file(
+    history: ExportHistory, *, user_id, via: str, audit: bool = True, run_file: RunFile | None = None
+) -> Response:
     """Open the file first (errors propagate to the caller), then audit the download, then stream it.
+    `run_file`: one of the run's files (`run_files.file_for`); default its first.
 
     A HEAD request downloads nothing and is never audited, whichever door it came through."""
-    source = open_export_file(history)
+    source = open_export_file(history, run_file)
+    fmt = run_file.format if run_file is not None else history.format
+    name = run_file.file_name if run_file is not None else history.file_name
     if has_request_context() and request.method == "HEAD":
         audit = False
     if audit:
@@ -75,10 +84,10 @@ def send_export_file(history: ExportHistory, *, user_id, via: str, audit: bool =
     response = send_file(
         source,
         mimetype="application/zip"
-        if (history.file_name or "").endswith(".zip")  # a password-protected file (issue 19)
-        else content_type(history.format),
+        if (name or "").endswith(".zip")  # a password-protected file (issue 19)
+        else content_type(fmt),
         as_attachment=True,
-        download_name=safe_download_name(history.file_name, history.format),
+        download_name=safe_download_name(name, fmt),
         max_age=0,
         etag=False,
         conditional=False,

@@ -121,6 +121,40 @@ class Boolean:
 
 
 @dataclass(frozen=True)
+class ChoiceList:
+    """One or more of `choices`, each once, any case, in the order given (e.g. several formats)."""
+
+    choices: tuple[str, ...]
+    upper: bool = True
+
+    form = "list"
+
+    def clean(self, field: Field, errors: ErrorCollector, value: object, context: Context) -> Any:
+        if not isinstance(value, list) or not value or len(value) > len(self.choices):
+            errors.add(field.name, field.message)
+            return None
+        cleaned: list[str] = []
+        for item in value:
+            found = cleaners.clean_choice(
+                ErrorCollector(), field.name, item, self.choices, "", upper=self.upper
+            )
+            if found is None or found in cleaned:
+                errors.add(field.name, field.message)
+                return None
+            cleaned.append(found)
+        return cleaned
+
+    def schema(self, field: Field) -> dict[str, Any]:
+        return {
+            "type": "array",
+            "items": {"type": "string", "enum": list(self.choices)},
+            "minItems": 1,
+            "maxItems": len(self.choices),
+            "uniqueItems": True,
+        }
+
+
+@dataclass(frozen=True)
 class Addresses:
     """A list of e-mail addresses (blank entries ignored, duplicates dropped), at most MAX_RECIPIENTS."""
 

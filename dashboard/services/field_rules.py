@@ -26,6 +26,7 @@ from dashboard.exports.filters import (
     FilterValidationError,
     validate_filters,
 )
+from dashboard.models.automation import FORMATS
 from dashboard.services.field_kinds import BLANK
 from dashboard.services.fields import Field, Rule
 
@@ -220,3 +221,51 @@ def filters_conflict_alone(values: Mapping[str, Any], supplied: set[str]) -> boo
 
 
 FILTERS_RULE = Rule("filters", check_filters, filters_schema)
+
+
+# --------------------------------------------------------------------------------------------
+# Formats (contract section 6: `formats` is every format a run makes; `format` is the first)
+
+MSG_FORMAT_REQUIRED = "Choose a format: excel, csv or pdf."
+MSG_FORMAT_NOT_FIRST = "The format must be the first of the formats."
+
+
+def check_formats(
+    errors: ErrorCollector, values: dict[str, Any], supplied: set[str], *, partial: bool = False
+) -> None:
+    """`format` or `formats` given (unless `partial`); `formats` sets `format` to its first (both
+    sent: they must agree); `format` sent alone means that one format. One format is stored as no
+    list (`formats` null: just `format`)."""
+    if not partial and not {"format", "formats"} & supplied:
+        if "format" not in errors.errors:
+            errors.add("format", MSG_FORMAT_REQUIRED)
+        return
+    if "format" in errors.errors or "formats" in errors.errors:
+        return
+    formats = values.get("formats")
+    if "formats" in supplied and formats:
+        if "format" in supplied and values.get("format") != formats[0]:
+            errors.add("format", MSG_FORMAT_NOT_FIRST)
+            return
+        values["format"] = formats[0]
+    elif "format" in supplied:
+        values["formats"] = None
+    if values.get("formats") is not None and len(values["formats"]) <= 1:
+        values["formats"] = None
+
+
+def formats_schema(partial: bool) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    if not partial:
+        entries.append({"anyOf": [{"required": ["format"]}, {"required": ["formats"]}]})
+    for fmt in FORMATS:
+        entries.append(
+            {
+                "if": {"properties": {"format": {"const": fmt}}, "required": ["format", "formats"]},
+                "then": {"properties": {"formats": {"anyOf": [_NULL, {"prefixItems": [{"const": fmt}]}]}}},
+            }
+        )
+    return entries
+
+
+FORMATS_RULE = Rule("formats", check_formats, formats_schema)

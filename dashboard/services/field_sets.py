@@ -23,6 +23,7 @@ from dashboard.services.field_kinds import (
     Addresses,
     Boolean,
     Choice,
+    ChoiceList,
     Count,
     Day,
     Domains,
@@ -35,7 +36,13 @@ from dashboard.services.field_kinds import (
     Timezone,
     parse_uuid,
 )
-from dashboard.services.field_rules import DAY_FIELDS, FILTERS_RULE, filter_properties, timing_rule
+from dashboard.services.field_rules import (
+    DAY_FIELDS,
+    FILTERS_RULE,
+    FORMATS_RULE,
+    filter_properties,
+    timing_rule,
+)
 from dashboard.services.fields import Context, Field, FieldSet, Rule
 from dashboard.services.keyset import decode_cursor
 
@@ -50,6 +57,7 @@ MSG_NAME_LONG = "The name must be at most 255 characters."
 MSG_NAME_LINES = "The name must be a single line."
 MSG_EXPORT_TYPE = "Choose an export type: SALES, CUSTOMERS, INVENTORY or AUDIT_LOGS."
 MSG_FORMAT = "Choose a format: excel, csv or pdf."
+MSG_FORMATS = "Choose one or more formats (excel, csv, pdf), each once."
 MSG_FREQUENCY = "Choose a frequency: DAILY, WEEKLY or MONTHLY."
 MSG_HOUR = "Enter an hour from 0 to 23."
 MSG_MINUTE = "Enter a minute from 0 to 59."
@@ -110,6 +118,19 @@ FORMAT = Field(
     message=MSG_FORMAT,
     required=True,
     label="File format",
+)
+# Requests that take several formats: `format` or `formats` (FORMATS_RULE), `format` the first.
+OPTIONAL_FORMAT = FORMAT.but(
+    required=False, description="The (first) file format; required unless `formats` is given."
+)
+FORMATS_FIELD = Field(
+    "formats",
+    ChoiceList(FORMATS, upper=False),
+    message=MSG_FORMATS,
+    nullable=True,
+    label="File formats",
+    description="Every format each run makes: one file per format, all in one mail (attached or "
+    "linked, judged on their total size). `format` is the first. Null or left out: just `format`.",
 )
 FREQUENCY = Field(
     "frequency",
@@ -273,7 +294,8 @@ SCHEDULE = FieldSet(
     (
         NAME,
         EXPORT_TYPE,
-        FORMAT,
+        OPTIONAL_FORMAT,
+        FORMATS_FIELD,
         FREQUENCY,
         HOUR,
         MINUTE,
@@ -296,6 +318,7 @@ SCHEDULE = FieldSet(
         timing_rule({f.name: f for f in (DAY_OF_WEEK, DAY_OF_MONTH, WEEK_OF_MONTH)}),
         FILTERS_RULE,
         Rule("conditions", check_conditions_type),
+        FORMATS_RULE,
     ),
     ignored=READ_ONLY_SCHEDULE_FIELDS,
 )
@@ -322,11 +345,12 @@ ONE_OFF = FieldSet(
     "one_off_export",
     (
         EXPORT_TYPE.but(required_message=MSG_EXPORT_TYPE),
-        FORMAT.but(required_message=MSG_FORMAT),
+        OPTIONAL_FORMAT,
+        FORMATS_FIELD,
         FILTERS,
         RECIPIENTS,
     ),
-    rules=(FILTERS_RULE,),
+    rules=(FILTERS_RULE, FORMATS_RULE),
 )
 
 PREVIEW = FieldSet(

@@ -14,12 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from dashboard.core.pagination import clamp_page_size, is_past_the_end, offset_of
 from dashboard.extensions import db
 from dashboard.models.automation import (
     ExportHistory,
+    ExportRunFile,
     ExportSchedule,
 )
 from dashboard.models.history_counts import COUNTED_COLUMNS, REBUILD_SQL, ExportHistoryCount
@@ -39,6 +40,7 @@ __all__ = [
     "rebuild_history_counts",
     "get_history",
     "ListedRun",
+    "listed_runs",
     "history_query",
     "list_runs_query",
     "local_day_start",
@@ -72,6 +74,7 @@ def _with_relations(stmt: Select) -> Select:
     return stmt.options(
         joinedload(ExportHistory.user).load_only(User.name, User.email),
         joinedload(ExportHistory.schedule).load_only(ExportSchedule.name),
+        selectinload(ExportHistory.files),  # one more query for the list's files, not one a run
         defer(ExportHistory.error_traceback),
     )
 
@@ -140,6 +143,37 @@ class ListedRun:
         self.__dict__.update(values)
         self.user = SimpleNamespace(display_name=user_name or user_email) if user_email is not None else None
         self.schedule = SimpleNamespace(name=schedule_name) if schedule_name is not None else None
+        self._files: list[ExportRunFile] | None = None
+
+    @property
+    def files(self) -> list[ExportRunFile]:
+        """The run's file rows (`listed_runs` reads a page's in one query; else on first use)."""
+        if self._files is None:
+            self._files = list(
+                db.session.scalars(
+                    select(ExportRunFile)
+                    .where(ExportRunFile.history_id == self.id)
+                    .order_by(ExportRunFile.position)
+                )
+            )
+        return self._files
+
+
+def listed_runs(rows: list[Any]) -> list[ListedRun]:
+    """A page of `list_runs_query` rows as `ListedRun`s, their files read in one query."""
+    runs = [ListedRun(row) for row in rows]
+    by_run: dict[Any, list[ExportRunFile]] = {run.id: [] for run in runs}
+    if by_run:
+        found = db.session.scalars(
+            select(ExportRunFile)
+            .where(ExportRunFile.history_id.in_(list(by_run)))
+            .order_by(ExportRunFile.position)
+        )
+        for run_file in found:
+            by_run[run_file.history_id].append(run_file)
+    for run in runs:
+        run._files = by_run[run.id]
+    return runs
 
 
 def count_history(business: Business, filters: dict[str, Any] | None = None) -> int:
@@ -206,7 +240,7 @@ def paginate_runs(
         "count": count,
         "next": url_for_cursor(encode_cursor(found.next)) if found.next else None,
         "previous": url_for_cursor(encode_cursor(found.previous)) if found.previous else None,
-        "results": [present(row) for row in found.items],
+        "results": [present(run) for run in listed_runs(found.items)],
     }
 
 

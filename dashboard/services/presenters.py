@@ -31,11 +31,15 @@ from dashboard.exports.filters import describe_filters
 from dashboard.models.automation import (
     ExportHistory,
     ExportSchedule,
+    formats_of,
 )
 from dashboard.services.destinations import represent_destinations
+from dashboard.storage.run_files import RunFile, files_of
 
 __all__ = [
     "download_path",
+    "file_download_path",
+    "files_to_list",
     "history_to_dict",
     "iso_utc",
     "last_run_display",
@@ -163,6 +167,7 @@ def schedule_to_dict(schedule: ExportSchedule, now: datetime | None = None) -> d
         "export_type_display": EXPORT_TYPE_LABELS.get(schedule.export_type, schedule.export_type),
         "format": schedule.format,
         "format_display": FORMAT_LABELS.get(schedule.format, schedule.format),
+        "formats": formats_of(schedule),
         "frequency": schedule.frequency,
         "frequency_display": FREQUENCY_LABELS.get(schedule.frequency, schedule.frequency),
         "hour": schedule.hour,
@@ -215,6 +220,28 @@ def download_path(history: ExportHistory) -> str | None:
     return f"/api/reports/automation/history/{history.id}/download/"
 
 
+def file_download_path(history: ExportHistory, run_file: RunFile) -> str | None:
+    """The API download path of one of a run's files when it can be downloaded, else None."""
+    if not run_file.downloadable(history):
+        return None
+    return f"/api/reports/automation/history/{history.id}/download/?format={run_file.format}"
+
+
+def files_to_list(history: ExportHistory) -> list[dict[str, Any]]:
+    """A run's files (one per format, in the order asked), as history records carry them."""
+    return [
+        {
+            "format": run_file.format,
+            "format_display": FORMAT_LABELS.get(run_file.format, run_file.format),
+            "file_name": run_file.file_name,
+            "file_size": run_file.file_size,
+            "file_size_display": size_display(run_file.file_size),
+            "download_url": file_download_path(history, run_file),
+        }
+        for run_file in files_of(history)
+    ]
+
+
 def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, Any]:
     """Every field of a run plus the contract's extras; `error_traceback` only when `detail`."""
     has_file = bool(history.file_name or history.file_path or history.file_size)
@@ -231,6 +258,7 @@ def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, A
         "export_type_display": EXPORT_TYPE_LABELS.get(history.export_type, history.export_type),
         "format": history.format,
         "format_display": FORMAT_LABELS.get(history.format, history.format),
+        "formats": formats_of(history),
         "trigger": history.trigger,
         "trigger_display": TRIGGER_LABELS.get(history.trigger, history.trigger),
         "status": history.status,
@@ -245,6 +273,7 @@ def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, A
         "file_size_display": size_display(history.file_size) if has_file else None,
         "file_path": history.file_path,
         "download_url": download_path(history),
+        "files": files_to_list(history),
         "record_count": history.record_count or 0,
         "total_records": history.total_records,
         "truncated": bool(history.truncated),

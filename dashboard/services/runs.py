@@ -72,6 +72,7 @@ def _schedule_run(
             business_id=schedule.business_id,
             export_type=schedule.export_type,
             fmt=schedule.format,
+            formats=schedule.formats,
             trigger=trigger,
             filters=schedule.filters,
             schedule_id=schedule.id,
@@ -183,6 +184,7 @@ def _one_off_run(
     recipients: list[str],
     trigger: str,
     *,
+    formats: Iterable[str] | None = None,
     audit_details: Mapping[str, Any] | None = None,
 ) -> ExportHistory:
     """A run without a schedule, admitted and audited ``export.one_off`` (not yet started)."""
@@ -192,6 +194,7 @@ def _one_off_run(
             business_id=business.id,
             export_type=export_type,
             fmt=fmt,
+            formats=formats,
             trigger=trigger,
             filters=filters,
             user_id=_user_id(user),
@@ -209,6 +212,7 @@ def _one_off_run(
         details={
             "export_type": export_type,
             "format": fmt,
+            "formats": list(formats) if formats else None,
             "filters": dict(filters or {}),
             "recipients": recipients,
             "trigger": trigger,
@@ -226,11 +230,16 @@ def start_one_off_export(
     filters: Mapping[str, Any] | None,
     recipients: Iterable[str] | None,
     trigger: str = TRIGGER_MANUAL,
+    *,
+    formats: Iterable[str] | None = None,
 ) -> ExportHistory:
     """An export without a schedule; mailed to `recipients` when there are any. Audited
     ``export.one_off``. Returns the PENDING record at once. Recipients outside the business's
-    allowed domains are a ValidationError, nothing created."""
-    history = _one_off_run(business, user, export_type, fmt, filters, list(recipients or []), trigger)
+    allowed domains are a ValidationError, nothing created. `formats`: every format to make, `fmt`
+    first (one file each)."""
+    history = _one_off_run(
+        business, user, export_type, fmt, filters, list(recipients or []), trigger, formats=formats
+    )
     return dispatch.start_queued(history)
 
 
@@ -246,6 +255,7 @@ def start_one_off_request(business: Business, user: User | None, body: object, t
         cleaned.get("filters") or {},
         cleaned.get("recipients") or [],
         trigger,
+        formats=cleaned.get("formats"),
     )
 
 

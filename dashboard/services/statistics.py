@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, case, func, literal_column, select
+from sqlalchemy import Select, bindparam, case, func, literal_column, select, union_all
 
 from dashboard.extensions import db
 from dashboard.models.automation import (
@@ -28,6 +28,7 @@ from dashboard.models.automation import (
     STATUS_FAILED,
     SUCCESS_STATUSES,
     ExportHistory,
+    ExportRunFile,
 )
 from dashboard.models.history_counts import ExportHistoryCount
 from dashboard.models.pos import Business
@@ -57,6 +58,7 @@ def _grouped_statement(since: bool) -> Select:
     100,000 runs is one index range scan into at most 60 groups, never a table read or a sort.
     """
     stmt = select(
+        literal_column("0").label("extra"),
         ExportHistory.export_type,
         ExportHistory.format,
         ExportHistory.status,
@@ -111,8 +113,34 @@ def _daily_statement() -> Select:
     ).group_by(rows.c.day)
 
 
-_GROUPED = _grouped_statement(since=False)
-_GROUPED_SINCE = _grouped_statement(since=True)
+def _more_files_statement(since: bool) -> Select:
+    """The files runs made beyond their first (several formats), per (type, file format, status),
+    with their bytes: each format a run made counts under that format in `by_format`. One seek in
+    (business_id, position); such files are few."""
+    stmt = (
+        select(
+            literal_column("1").label("extra"),
+            ExportHistory.export_type,
+            ExportRunFile.format,
+            ExportHistory.status,
+            func.count(),
+            func.sum(case((ExportRunFile.file_size > 0, 1), else_=0)),
+            func.sum(case((ExportRunFile.file_size > 0, ExportRunFile.file_size), else_=0)),
+        )
+        .join(ExportHistory, ExportHistory.id == ExportRunFile.history_id)
+        .where(
+            ExportRunFile.business_id == bindparam("business_id", type_=GUID()), ExportRunFile.position > 0
+        )
+    )
+    if since:
+        stmt = stmt.where(ExportHistory.created_at >= bindparam("since", type_=UTCDateTime()))
+    return stmt.group_by(ExportHistory.export_type, ExportRunFile.format, ExportHistory.status)
+
+
+# One statement: the runs per (type, first format, status), then (extra = 1) the files runs made
+# beyond their first, per (type, format, status).
+_GROUPED = union_all(_grouped_statement(since=False), _more_files_statement(since=False))
+_GROUPED_SINCE = union_all(_grouped_statement(since=True), _more_files_statement(since=True))
 _DAILY = _daily_statement()
 
 
@@ -144,7 +172,8 @@ def statistics(
     `success_rate` is 100 x successful / (successful + failed) to one decimal, null when nothing
     has finished. `average_file_size_mb` is over runs with a file (file_size > 0), in MB of 1,024 KB,
     two decimals, 0.0 when there is none. `by_type` and `by_format` list every type and format,
-    zero-filled, so that charts and clients see stable keys. `daily` is 30 entries, oldest first,
+    zero-filled, so that charts and clients see stable keys; a run that made several formats counts
+    once in the totals and `by_type` and under each format it made in `by_format`. `daily` is 30 entries, oldest first,
     one per calendar day in the business's timezone ending today, zero-filled.
     `since` (optional, e.g. for a weekly summary) limits every figure but `daily` to runs created
     from then on. Figures for now (no `now`, no `since`) may come from this worker's cache.
@@ -180,9 +209,11 @@ def _compute(
     now = datetime.now(UTC) if now is None else now
     recent_from = now - RECENT_WINDOW if since is None else max(now - RECENT_WINDOW, since)
     if since is None:
-        groups = db.session.execute(_GROUPED, {"business_id": business.id})
+        rows = db.session.execute(_GROUPED, {"business_id": business.id}).all()
     else:
-        groups = db.session.execute(_GROUPED_SINCE, {"business_id": business.id, "since": since})
+        rows = db.session.execute(_GROUPED_SINCE, {"business_id": business.id, "since": since}).all()
+    groups = [row[1:] for row in rows if not row[0]]
+    more_files = [row[1:] for row in rows if row[0]]
 
     # At most 4 types x 3 formats x 5 statuses rows, added up here for the totals, by_type and
     # by_format.
@@ -207,10 +238,18 @@ def _compute(
                 bucket[key] += value
         files, size = sizes.get(fmt, (0, 0))
         sizes[fmt] = (files + int(files_n or 0), size + int(size_n or 0))
-    daily, recent_count = _daily(business, now, recent_from)
-    finished = totals["successful"] + totals["failed"]
+    # The average file size is over runs (their first files), as the contract says.
     files = sum(n for n, _ in sizes.values())
     size_sum = sum(size for _, size in sizes.values())
+    for _export_type, fmt, status, total, files_n, size_n in more_files:
+        bucket = by_format.setdefault(fmt, _counts(0, 0, 0))
+        bucket["total"] += int(total or 0)
+        bucket["successful"] += int(total or 0) if status in SUCCESS_STATUSES else 0
+        bucket["failed"] += int(total or 0) if status == STATUS_FAILED else 0
+        format_files, format_size = sizes.get(fmt, (0, 0))
+        sizes[fmt] = (format_files + int(files_n or 0), format_size + int(size_n or 0))
+    daily, recent_count = _daily(business, now, recent_from)
+    finished = totals["successful"] + totals["failed"]
     return {
         "total_exports": totals["total"],
         "successful_exports": totals["successful"],

@@ -51,6 +51,7 @@ from dashboard.services.field_rules import (
     MSG_MONTHLY_WEEK_NEEDS_DAY,
     MSG_WEEKLY_NEEDS_DAY,
     check_filters,
+    check_formats,
     check_timing_rules,
     filters_conflict_alone,
     msg_daily_day_field,
@@ -270,6 +271,7 @@ def validate_schedule(
     if current is not None:
         _drop_conflicting_day_fields(values, supplied)
     _check_timing(errors, values)
+    check_formats(errors, values, supplied, partial=partial)
     # Filters depend on the export type: checked when either is sent (and always on create), so
     # a PATCH of the name is not refused for filters that were valid when they were saved.
     if current is None or {"filters", "export_type"} & supplied:
@@ -293,6 +295,7 @@ def schedule_data_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
 
     data = {f.name: form_value(f, text(f.name)) for f in SCHEDULE.fields if f.kind.form != "none"}
     data["filters"] = filters_from_form(form, data["export_type"])
+    data["formats"] = data.get("formats") or None  # no "formats" input: just `format`
     return data
 
 
@@ -327,7 +330,8 @@ def validate_trigger(data: object) -> dict[str, Any]:
 
 def validate_one_off_export(data: object) -> dict[str, Any]:
     """`{"export_type", "format", "filters", "recipients"?}` for `POST /api/reports/exports/`."""
-    values, _, errors = ONE_OFF.clean(data, Context(), what="export request")
+    values, supplied, errors = ONE_OFF.clean(data, Context(), what="export request")
+    check_formats(errors, values, supplied)
     check_filters(errors, values)
     errors.raise_if_any()
     return {field: values.get(field) for field in ONE_OFF_FIELDS}

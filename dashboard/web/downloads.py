@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user
 
 from dashboard.core.display import datetime_display, size_display
@@ -27,6 +27,7 @@ from dashboard.storage.links import (
     download_link_expiry,
     load_download_token,
 )
+from dashboard.storage.run_files import file_for, files_of
 from dashboard.tenancy import is_member_of
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,16 @@ def page(token: str):
         truncated=bool(history.truncated and history.total_records),
         total_records=f"{history.total_records or 0:,}",
         expires_display=datetime_display(download_link_expiry(token), business.timezone),
+        files=[
+            {
+                "format": run_file.format,
+                "format_label": FORMAT_LABELS.get(run_file.format, run_file.format),
+                "file_name": run_file.file_name,
+                "size_display": size_display(run_file.file_size),
+            }
+            for run_file in files_of(history)
+            if run_file.downloadable(history)
+        ],
     )
     return _no_store(make_response(body, 200))
 
@@ -101,11 +112,20 @@ def _member_id(history):
 
 @bp.route("/d/<token>/file")
 def file(token: str):
+    """The run's file; `?format=csv`: its file in that format."""
+    fmt = request.args.get("format") or None
     history, reason = load_download_token(token)
     if reason != LINK_OK:
         return _unavailable(reason, history)
+    run_file = file_for(history, fmt)
+    if run_file is None:
+        return _unavailable(LINK_INVALID if fmt is not None else LINK_GONE, history)
+    if not run_file.downloadable(history):
+        return _unavailable(LINK_GONE, history)
     try:
-        response = send_export_file(history, user_id=_member_id(history), via="via e-mail link")
+        response = send_export_file(
+            history, user_id=_member_id(history), via="via e-mail link", run_file=run_file
+        )
     except ExportFileNotFound:
         return _unavailable(LINK_GONE, history)
     except StorageUnavailable:

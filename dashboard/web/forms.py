@@ -201,6 +201,7 @@ def new_schedule_values(business_timezone: str) -> dict[str, Any]:
         "name": "",
         "export_type": "SALES",
         "format": "excel",
+        "also_formats": [],
         "frequency": "DAILY",
         "monthly_mode": MONTHLY_BY_DAY,
         "hour": "07",
@@ -231,6 +232,7 @@ def schedule_form_values(schedule_values: Mapping[str, Any]) -> dict[str, Any]:
         "name": schedule_values.get("name") or "",
         "export_type": schedule_values.get("export_type") or "SALES",
         "format": schedule_values.get("format") or "excel",
+        "also_formats": list(schedule_values.get("formats") or [])[1:],
         "frequency": schedule_values.get("frequency") or "DAILY",
         "monthly_mode": MONTHLY_BY_WEEKDAY
         if schedule_values.get("week_of_month") is not None
@@ -296,6 +298,7 @@ def schedule_form_from_request(form: MultiDict, business_timezone: str) -> dict[
         "name": _text(form, "name"),
         "export_type": export_type,
         "format": _text(form, "format") or "excel",
+        "also_formats": also_formats(form),
         "frequency": _text(form, "frequency").upper() or "DAILY",
         "monthly_mode": _text(form, "monthly_mode") or MONTHLY_BY_DAY,
         "hour": _text(form, "hour"),
@@ -334,6 +337,7 @@ def _flat_form(values: Mapping[str, Any]) -> dict[str, str]:
         "name": values.get("name", ""),
         "export_type": values.get("export_type", ""),
         "format": values.get("format", ""),
+        "formats": "\n".join(formats_of_form(values)),
         "frequency": values.get("frequency", ""),
         "hour": values.get("hour", ""),
         "minute": values.get("minute", ""),
@@ -361,6 +365,7 @@ def schedule_payload(values: Mapping[str, Any]) -> dict[str, Any]:
     form = ScheduleForm(formdata=MultiDict(flat))
     payload = form.payload()
     payload["filters"] = filters_from_form(flat, payload["export_type"])
+    payload["formats"] = payload.get("formats") or None  # no format chosen: `format` says so
     return payload
 
 
@@ -428,12 +433,24 @@ def address_errors(
 # One-off exports
 
 
+def also_formats(form: MultiDict) -> list[str]:
+    """The "Also as" checkboxes: the formats made besides the chosen one."""
+    return [fmt for fmt in FORMATS if fmt in form.getlist("also_formats")]
+
+
+def formats_of_form(values: Mapping[str, Any]) -> list[str]:
+    """Every format the form asks for: the chosen one first, then the "Also as" ones."""
+    first = values.get("format") or ""
+    return [first, *(fmt for fmt in values.get("also_formats") or [] if fmt != first)]
+
+
 def export_form_from_request(form: MultiDict) -> dict[str, Any]:
     export_type = _text(form, "export_type", "SALES").upper() or "SALES"
     filters, date_mode = _filter_values(form, export_type)
     return {
         "export_type": export_type,
         "format": _text(form, "format") or "excel",
+        "also_formats": also_formats(form),
         "filters": filters,
         "date_mode": date_mode,
         "recipients": [address for raw in form.getlist("recipients") for address in split_addresses(raw)],
@@ -445,7 +462,14 @@ def export_period_hint(business_timezone: str) -> str:
 
 
 def new_export_values() -> dict[str, Any]:
-    return {"export_type": "SALES", "format": "excel", "filters": {}, "date_mode": "", "recipients": []}
+    return {
+        "export_type": "SALES",
+        "format": "excel",
+        "also_formats": [],
+        "filters": {},
+        "date_mode": "",
+        "recipients": [],
+    }
 
 
 def export_payload(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -454,10 +478,12 @@ def export_payload(values: Mapping[str, Any]) -> dict[str, Any]:
         {
             "export_type": values.get("export_type") or "",
             "format": values.get("format") or "",
+            "formats": "\n".join(formats_of_form(values)),
             "recipients": "\n".join(values.get("recipients") or []),
         }
     )
     payload = ExportForm(formdata=flat).payload()
+    payload["formats"] = payload.get("formats") or None
     payload["filters"] = {
         key: value for key, value in (values.get("filters") or {}).items() if isinstance(value, bool) or value
     }

@@ -25,6 +25,7 @@ from dashboard.models.automation import (
     TRIGGER_MANUAL,
     TRIGGERS,
     ExportHistory,
+    formats_of,
 )
 from dashboard.services import history as service
 from dashboard.services import runs as run_service
@@ -38,6 +39,7 @@ from dashboard.services.keyset import CursorPage, encode_cursor
 from dashboard.services.presenters import history_to_dict
 from dashboard.services.validation import validate_history_params
 from dashboard.storage import ExportFileNotFound, StorageError, StorageUnavailable
+from dashboard.storage.run_files import file_for
 from dashboard.tenancy import get_scoped_or_404, require_business
 from dashboard.web.common import (
     ERROR,
@@ -83,6 +85,8 @@ def run_view(history: ExportHistory, detail: bool = False) -> dict[str, Any]:
         run["failure"] = failure_view(history.failure_category, history.error_message)
     run_id = run["id"]
     run["links"] = {name: pattern.replace(_ID, run_id) for name, pattern in _run_link_patterns().items()}
+    for run_file in run["files"]:  # each file's page download (the first is also links.download)
+        run_file["link"] = f"{run['links']['download']}?format={run_file['format']}"
     return run
 
 
@@ -115,7 +119,7 @@ def _list_context() -> dict[str, Any]:
     args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
     return {
         "business": business,
-        "runs": [run_view(service.ListedRun(row)) for row in found.items],
+        "runs": [run_view(run) for run in service.listed_runs(found.items)],
         "page": RunsPager(found, count, PAGE_SIZE),
         "args": args,
         "filtered": bool(args),
@@ -201,12 +205,17 @@ def _message(exc: Exception) -> str:
 
 @bp.route("/<history_id>/download")
 def download(history_id: str):
-    """The file, for a signed-in member of the business; audited as export.download."""
+    """The file (the run's first, or with `?format=` its file in that format), for a signed-in
+    member of the business; audited as export.download."""
     history = get_scoped_or_404(ExportHistory, history_id)
-    if not history.is_downloadable:
+    fmt = request.args.get("format") or None
+    if fmt is not None and fmt not in formats_of(history):
+        abort(404)
+    run_file = file_for(history, fmt)
+    if run_file is None or not run_file.downloadable(history):
         abort(409, "This export has no file to download: it did not finish, or its file was cleaned up.")
     try:
-        return send_export_file(history, user_id=current_user.id, via="from the dashboard")
+        return send_export_file(history, user_id=current_user.id, via="from the dashboard", run_file=run_file)
     except StorageUnavailable:
         raise ServiceUnavailable(
             STORAGE_UNAVAILABLE_MESSAGE, retry_after=STORAGE_RETRY_AFTER_SECONDS

@@ -421,6 +421,7 @@ def test_one_off_export():
     assert result == {
         "export_type": "INVENTORY",
         "format": "pdf",
+        "formats": None,  # just `format` (contract section 6: several formats are a list)
         "filters": {},
         "recipients": ["x@example.com"],
     }

@@ -421,3 +421,25 @@ def test_every_input_of_the_form_has_a_label(owner):
     assert len(ids) >= 12
     for element_id in ids:
         assert f'for="{element_id}"' in body, element_id
+
+
+def test_also_as_makes_a_schedule_of_several_formats_and_editing_keeps_them(owner, tenant):
+    """The "Also as" checkboxes: the chosen format first, then the others (issue 18 item 1)."""
+    data = form_data(name="Sales, twice", format="excel")
+    data["also_formats"] = ["csv", "excel"]  # the chosen one again is no second file
+    response = owner.post("/schedules/new", data=data, headers=HX)
+    assert response.status_code == 200 and response.headers["HX-Redirect"] == "/schedules/"
+    schedule = db.session.query(ExportSchedule).one()
+    assert (schedule.format, schedule.formats) == ("excel", ["excel", "csv"])
+    body = owner.get(f"/schedules/{schedule.id}/edit").get_data(as_text=True)
+    assert 'id="also_formats-csv" name="also_formats" value="csv" checked' in body
+    assert 'id="also_formats-pdf" name="also_formats" value="pdf" >' in body
+    # Saving the form as shown (a new name) keeps both formats; unticking leaves one.
+    edit = form_data(name="Sales, renamed", format="excel")
+    edit["also_formats"] = ["csv"]
+    owner.post(f"/schedules/{schedule.id}/edit", data=edit, headers=HX)
+    db.session.refresh(schedule)
+    assert (schedule.name, schedule.formats) == ("Sales, renamed", ["excel", "csv"])
+    owner.post(f"/schedules/{schedule.id}/edit", data=form_data(name="Sales, once", format="pdf"), headers=HX)
+    db.session.refresh(schedule)
+    assert (schedule.format, schedule.formats) == ("pdf", None)
