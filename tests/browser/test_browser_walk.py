@@ -113,6 +113,11 @@ class Walker:
             self.events.append(f"console {message.type}: {message.text}")
 
     def _request_failed(self, request) -> None:
+        # ERR_ABORTED is the browser cancelling a request itself (a navigation moved on before the
+        # favicon or a prefetch finished), not an answer of ours: the server's failures arrive as
+        # statuses (_response) or as connection errors, which still count.
+        if request.failure == "net::ERR_ABORTED":
+            return
         self.events.append(f"request failed: {request.method} {request.url} ({request.failure})")
 
     def _response(self, response) -> None:
