@@ -45,7 +45,7 @@ def _opener(path: str):
 
 def content_for(history: ExportHistory, files: Sequence[dict]) -> DeliveryContent:
     """What every destination is sent about the run (built once per attempt)."""
-    from dashboard.services.presenters import history_to_dict
+    from dashboard.run_record import history_to_dict
 
     url = make_download_url(history)
     links = tuple(
