@@ -11,7 +11,9 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+from dashboard.api.openapi_delivery import DESTINATION_DELIVERY, EMAIL_DELIVERY
 from dashboard.models.automation import EXPORT_TYPES, FAILURE_CATEGORIES, FORMATS, STATUSES, TRIGGERS
+from dashboard.services.field_rules import FORMAT_REQUIRED_SCHEMA
 from dashboard.services.field_sets import (
     HISTORY_QUERY,
     NOTIFICATIONS,
@@ -59,6 +61,7 @@ SCHEDULE_REPLACE = SCHEDULE.json_schema(
     partial=True,
     required=list(SCHEDULE.required),
 )
+SCHEDULE_REPLACE["allOf"] = [*SCHEDULE_REPLACE.get("allOf", []), FORMAT_REQUIRED_SCHEMA]  # as on create
 SCHEDULE_PATCH = SCHEDULE.json_schema(
     partial=True,
     description="Any subset of the schedule's writable fields, merged onto the stored schedule: a "
@@ -153,34 +156,6 @@ PREVIEW_RESPONSE = {
         "timezone": {"type": "string"},
         "description": {"type": "string", "examples": ["Every day at 08:00 (UTC)"]},
         "occurrences": {"type": "array", "items": _ref("Occurrence")},
-    },
-}
-
-EMAIL_DELIVERY = {
-    "type": "object",
-    "required": ["email", "accepted", "error"],
-    "properties": {
-        "email": {"type": "string"},
-        "accepted": {"type": "boolean"},
-        "error": {"type": ["string", "null"]},
-        "held": {
-            "type": "boolean",
-            "const": True,
-            "description": "Present (true) while the mail is held by MAIL_DAILY_LIMIT_PER_BUSINESS; "
-            "`error` then says why and from when it will be sent. Absent otherwise.",
-        },
-    },
-}
-
-DESTINATION_DELIVERY = {
-    "type": "object",
-    "required": ["kind", "target", "delivered", "error", "attempts"],
-    "properties": {
-        "kind": {"type": "string", "enum": ["webhook", "slack", "teams", "sftp", "s3"]},
-        "target": {"type": "string", "description": "Where it went, without secrets."},
-        "delivered": {"type": "boolean"},
-        "error": {"type": ["string", "null"], "description": "null once delivered."},
-        "attempts": {"type": "integer", "minimum": 0},
     },
 }
 

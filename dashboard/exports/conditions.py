@@ -40,6 +40,8 @@ def clean_conditions(value: object) -> dict[str, Any] | None:
         return None
     cleaned: dict[str, Any] = {}
     records = value.get("min_records")
+    if isinstance(records, float) and records.is_integer():  # 8.0 is the integer 8 in JSON Schema
+        records = int(records)
     if records is not None:
         if isinstance(records, bool) or not isinstance(records, int) or not 0 <= records <= 10**12:
             return None
@@ -47,6 +49,8 @@ def clean_conditions(value: object) -> dict[str, Any] | None:
     total = value.get("min_total")
     if total is not None:
         if isinstance(total, bool) or not isinstance(total, int | float | str):
+            return None
+        if isinstance(total, str) and len(total) > 20:  # the documented maxLength, before stripping
             return None
         try:
             amount = Decimal(str(total).strip())
@@ -78,10 +82,10 @@ class ConditionsKind:
         return {
             "type": "object",
             "properties": {
-                "min_records": {"type": ["integer", "null"], "minimum": 0},
+                "min_records": {"type": ["integer", "null"], "minimum": 0, "maximum": 10**12},
                 "min_total": {
                     "anyOf": [
-                        {"type": "number", "minimum": 0},
+                        {"type": "number", "minimum": 0, "maximum": int(MAX_AMOUNT)},
                         {"type": "string", "maxLength": 20},
                         {"type": "null"},
                     ]

@@ -14,6 +14,13 @@ what makes it invalid.
   can describe the valid ones, and `page` and `cursor` exclude each other (query parameters cannot
   say so). A generated cursor is replaced by a real one (SCHEMATHESIS_CURSOR, from the served
   instance), and is sent without `page`. (tests/api/test_history_cursor.py)
+- `format`, sent with `formats`, is its first (schedules, one-off exports, presets): JSON Schema
+  says it only with `prefixItems`, which schemathesis cannot generate from. In a request generated
+  to be valid, `format` takes the first item of `formats`. (tests/services/test_service_validation.py)
+- A destination's address must resolve, at save time, to an address it may reach (DNS; an SFTP
+  host key is fetched and pinned): no schema can say which names resolve. A request generated to be
+  valid is sent without `destinations`; they are tested against real servers on loopback in
+  tests/destinations/.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import os
 from datetime import date
 
 import schemathesis
+from schemathesis.generation import GenerationMode
 
 REAL_CURSOR_VARIABLE = "SCHEMATHESIS_CURSOR"
 
@@ -46,9 +54,24 @@ def map_case(ctx, case):
     """Every phase (examples, coverage, fuzzing, stateful) passes its cases through here."""
     if isinstance(case.body, dict) and isinstance(case.body.get("filters"), dict):
         _in_order(case.body["filters"])
+    if isinstance(case.body, dict) and _generated_valid(case):
+        _first_format(case.body)
+        if isinstance(case.body.get("destinations"), list):
+            case.body.pop("destinations")
     if isinstance(case.query, dict) and case.operation.path.endswith("/history/"):
         _history_query(case.query)
     return case
+
+
+def _generated_valid(case) -> bool:
+    meta = getattr(case, "meta", None)
+    return meta is not None and meta.generation.mode is GenerationMode.POSITIVE
+
+
+def _first_format(body: dict) -> None:
+    formats, fmt = body.get("formats"), body.get("format")
+    if isinstance(fmt, str) and isinstance(formats, list) and formats and isinstance(formats[0], str):
+        body["format"] = formats[0]
 
 
 def _history_query(query: dict) -> None:

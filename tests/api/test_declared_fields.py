@@ -118,12 +118,16 @@ def test_the_timing_rules_say_the_same_in_python_and_in_json_schema(app):
 
 def test_the_create_schema_states_the_day_rules_that_validation_applies(app):
     create = document()["components"]["schemas"]["ScheduleCreate"]
-    validator = jsonschema.Draft202012Validator({"allOf": create["allOf"]})
-    assert validator.is_valid({"frequency": "WEEKLY", "day_of_week": 2})
-    assert not validator.is_valid({"frequency": "WEEKLY"})
-    assert not validator.is_valid({"frequency": "DAILY", "day_of_week": 2})
-    assert validator.is_valid({"frequency": "MONTHLY", "week_of_month": 2, "day_of_week": 1})
-    assert not validator.is_valid({"frequency": "MONTHLY", "day_of_month": 2, "day_of_week": 1})
-    assert not validator.is_valid({"export_type": "SALES", "filters": {}})
-    assert validator.is_valid({"export_type": "SALES", "filters": {"date_range": "yesterday"}})
-    assert not validator.is_valid({"export_type": "CUSTOMERS", "filters": {"date_range": "yesterday"}})
+    schema_validator = jsonschema.Draft202012Validator({"allOf": create["allOf"]})
+
+    def valid(body: dict) -> bool:  # a new schedule also needs its format (the formats rule)
+        return schema_validator.is_valid({"format": "csv", **body})
+
+    assert valid({"frequency": "WEEKLY", "day_of_week": 2})
+    assert not valid({"frequency": "WEEKLY"})
+    assert not valid({"frequency": "DAILY", "day_of_week": 2})
+    assert valid({"frequency": "MONTHLY", "week_of_month": 2, "day_of_week": 1})
+    assert not valid({"frequency": "MONTHLY", "day_of_month": 2, "day_of_week": 1})
+    assert not valid({"export_type": "SALES", "filters": {}})
+    assert valid({"export_type": "SALES", "filters": {"date_range": "yesterday"}})
+    assert not valid({"export_type": "CUSTOMERS", "filters": {"date_range": "yesterday"}})

@@ -694,3 +694,9 @@ def test_form_data_becomes_json_types():
     # A non-number stays a string, so the validator names the field.
     errors = errors_of(validate_schedule, schedule_data_from_form({**form, "hour": "eight"}), TZ)
     assert errors == {"hour": ["Enter an hour from 0 to 23."]}
+
+
+def test_a_null_formats_alone_is_no_format():
+    """`"formats": null` with no `format` left the schedule without one (a 500 on saving it)."""
+    errors = errors_of(validate_schedule, valid_schedule(format=..., formats=None), TZ)
+    assert errors.get("format") == ["Choose a format: excel, csv or pdf."], errors
