@@ -28,12 +28,16 @@ ExportError: The database did not answer in time"""
 
 def _busy_business(live_server) -> None:
     from dashboard.extensions import db
-    from dashboard.models import Business, ExportHistory, User
+    from dashboard.models import Business, ExportHistory, ExportSchedule, User
     from dashboard.services import schedules
 
     with live_server.app_context():
         business = db.session.query(Business).filter_by(name=live_server.people.business_name).one()
         owner = db.session.query(User).filter_by(email=live_server.people.owner_email).one()
+        # The server lives for the whole session: schedules other browser tests left behind would
+        # make this a different dashboard from the one these screenshots show.
+        for leftover in db.session.query(ExportSchedule).filter_by(business_id=business.id).all():
+            schedules.delete_schedule(leftover, owner)
         weekly = schedules.create_schedule(
             business,
             owner,
