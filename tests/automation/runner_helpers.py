@@ -11,10 +11,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import make_url, select, text
+from sqlalchemy import MetaData, Table, inspect, make_url, select, text
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory, ExportSchedule, Product
@@ -244,3 +245,39 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, message: 
 
 def count_rows(sql: str, **params) -> int:
     return int(db.session.execute(text(sql), params).scalar() or 0)
+
+
+# ---- migrations run as an operator runs them ------------------------------------------------------
+
+
+def flask_db(tmp: Path, url: str, *args: str) -> None:
+    """`flask db ARGS` against `url` in a process of its own (Alembic's logging set-up in env.py
+    would otherwise switch off this process's loggers)."""
+    result = subprocess.run(
+        [FLASK, "db", *args], cwd=ROOT, env=base_env(tmp, url), capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@contextmanager
+def empty_database(tmp: Path, suffix: str):
+    """The URL of an empty database to migrate: a SQLite file, or on PostgreSQL a database of its
+    own named after TEST_DATABASE_URL's plus `suffix`, dropped afterwards."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp / 'migrated.sqlite3'}"
+        return
+    name = make_url(TEST_DATABASE_URL).database + suffix
+    _pg_drop(TEST_DATABASE_URL, name)
+    _pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _pg_drop(TEST_DATABASE_URL, name)
+
+
+def table_as_migrated(engine, table: Table) -> Table:
+    """`table` as the database's current revision has it: today's columns (with their Python
+    defaults) that the migrated schema holds. Inserting through today's table into an older
+    revision would name columns added since."""
+    present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    return Table(table.name, MetaData(), *[column._copy() for column in table.c if column.name in present])

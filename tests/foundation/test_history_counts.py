@@ -3,18 +3,17 @@ history list's `count` read from it (models/history_counts.py, services/history.
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import MetaData, Table, create_engine, delete, func, insert, inspect, select, text, update
-from sqlalchemy import make_url as parse_url
+from sqlalchemy import create_engine, delete, func, insert, select, text, update
 
 from dashboard.extensions import db
 from dashboard.models import Business, ExportHistory, ExportHistoryCount, ExportSchedule
 from dashboard.services import history as history_service
-from tests.automation.runner_helpers import FLASK, ROOT, TEST_DATABASE_URL, _pg_drop, _pg_execute, base_env
+from tests.automation.runner_helpers import TEST_DATABASE_URL, flask_db, table_as_migrated
+from tests.automation.runner_helpers import empty_database as migrated_database
 from tests.history_counts_check import counts_mismatch
 
 
@@ -30,14 +29,6 @@ def _run(business, **values) -> dict:
     }
     row.update(values)
     return row
-
-
-def _history_as_migrated(engine) -> Table:
-    """export_history as an older revision has it: today's columns (with their Python defaults)
-    that the migrated schema holds. Inserting through today's table would name newer columns."""
-    present = {column["name"] for column in inspect(engine).get_columns("export_history")}
-    columns = [column._copy() for column in ExportHistory.__table__.c if column.name in present]
-    return Table("export_history", MetaData(), *columns)
 
 
 def _mismatch() -> dict:
@@ -188,37 +179,19 @@ def test_list_and_page_counts_come_from_the_kept_table(factory):
 # ---- the migration -----------------------------------------------------------------------------
 
 
-def _flask(tmp_path, url, *args) -> None:
-    result = subprocess.run(
-        [FLASK, "db", *args],
-        cwd=ROOT,
-        env=base_env(tmp_path, url),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture
 def empty_database(tmp_path):
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
-        return
-    name = parse_url(TEST_DATABASE_URL).database + "_counts_mig"
-    _pg_drop(TEST_DATABASE_URL, name)
-    _pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
-    yield parse_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    _pg_drop(TEST_DATABASE_URL, name)
+    with migrated_database(tmp_path, "_counts_mig") as url:
+        yield url
 
 
 def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empty_database):
     url = empty_database
-    _flask(tmp_path, url, "upgrade", "7b1e2c4d9a10")  # the schema before the counts
+    flask_db(tmp_path, url, "upgrade", "7b1e2c4d9a10")  # the schema before the counts
     engine = create_engine(url)
     business = Business.__table__
     shop_id = uuid.uuid4()
-    old_history = _history_as_migrated(engine)
+    old_history = table_as_migrated(engine, ExportHistory.__table__)
     with engine.begin() as connection:
         connection.execute(
             insert(business), [{"id": shop_id, "name": "Old Shop", "timezone": "UTC", "currency": "USD"}]
@@ -228,8 +201,8 @@ def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empt
             insert(old_history),
             [_run(shop, status=("COMPLETED", "FAILED")[n % 2]) for n in range(7)],
         )
-    _flask(tmp_path, url, "upgrade")
-    _flask(tmp_path, url, "check")  # the models and the migrated schema agree
+    flask_db(tmp_path, url, "upgrade")
+    flask_db(tmp_path, url, "check")  # the models and the migrated schema agree
     with engine.begin() as connection:
         assert counts_mismatch(connection) == {}
         kept = dict(
@@ -247,9 +220,9 @@ def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empt
         assert counts_mismatch(connection) == {}
         assert connection.execute(select(func.sum(ExportHistoryCount.runs))).scalar() == 7
     engine.dispose()
-    _flask(tmp_path, url, "downgrade", "7b1e2c4d9a10")
+    flask_db(tmp_path, url, "downgrade", "7b1e2c4d9a10")
     engine = create_engine(url)
-    old_history = _history_as_migrated(engine)
+    old_history = table_as_migrated(engine, ExportHistory.__table__)
     with engine.begin() as connection:  # no trigger is left pointing at the dropped table
         connection.execute(insert(old_history), [_run(shop)])
         connection.execute(update(old_history).values(status="FAILED"))

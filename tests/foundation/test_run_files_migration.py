@@ -4,42 +4,23 @@ with rows present)."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, insert, select
-from sqlalchemy import make_url as parse_url
 
 from dashboard.models import Business, ExportHistory, ExportRunFile
-from tests.automation.runner_helpers import FLASK, ROOT, TEST_DATABASE_URL, _pg_drop, _pg_execute, base_env
+from tests.automation.runner_helpers import empty_database as migrated_database
+from tests.automation.runner_helpers import flask_db, table_as_migrated
 
 BEFORE = "c4e8a1f6d2b9"  # the schema before run files
 
 
-def _flask(tmp_path, url, *args) -> None:
-    result = subprocess.run(
-        [FLASK, "db", *args],
-        cwd=ROOT,
-        env=base_env(tmp_path, url),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture
 def empty_database(tmp_path):
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
-        return
-    name = parse_url(TEST_DATABASE_URL).database + "_files_mig"
-    _pg_drop(TEST_DATABASE_URL, name)
-    _pg_execute(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
-    yield parse_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    _pg_drop(TEST_DATABASE_URL, name)
+    with migrated_database(tmp_path, "_files_mig") as url:
+        yield url
 
 
 def _run(business_id, **values) -> dict:
@@ -57,7 +38,7 @@ def _run(business_id, **values) -> dict:
 
 def test_existing_runs_keep_their_file_as_their_first_run_file(tmp_path, empty_database):
     url = empty_database
-    _flask(tmp_path, url, "upgrade", BEFORE)
+    flask_db(tmp_path, url, "upgrade", BEFORE)
     engine = create_engine(url)
     shop_id = uuid.uuid4()
     emailed = _run(
@@ -70,16 +51,17 @@ def test_existing_runs_keep_their_file_as_their_first_run_file(tmp_path, empty_d
     )
     cleaned = _run(shop_id, file_name="sales_2026-09-30.csv", file_size=912, file_path="")  # retention ran
     failed = _run(shop_id, status="FAILED", error_message="The export failed.")
+    old_history = table_as_migrated(engine, ExportHistory.__table__)
     with engine.begin() as connection:
         connection.execute(
             insert(Business.__table__),
             [{"id": shop_id, "name": "Old Shop", "timezone": "UTC", "currency": "USD"}],
         )
         for run in (emailed, cleaned, failed):
-            connection.execute(insert(ExportHistory.__table__), [run])
+            connection.execute(insert(old_history), [run])
 
-    _flask(tmp_path, url, "upgrade")
-    _flask(tmp_path, url, "check")  # the models and the migrated schema agree
+    flask_db(tmp_path, url, "upgrade")
+    flask_db(tmp_path, url, "check")  # the models and the migrated schema agree
 
     with engine.begin() as connection:
         moved = connection.execute(
@@ -104,7 +86,7 @@ def test_existing_runs_keep_their_file_as_their_first_run_file(tmp_path, empty_d
         assert tuple(kept) == ("sales_2026-10-31.xlsx", None)
 
     # And back: the previous schema, its runs untouched.
-    _flask(tmp_path, url, "downgrade", BEFORE)
+    flask_db(tmp_path, url, "downgrade", BEFORE)
     with engine.begin() as connection:
         names = (
             connection.execute(select(ExportHistory.__table__.c.file_name).order_by("file_name"))
