@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import pyzipper
-
 
 def write_protected_zip(sources: Iterable[tuple[str, Path]], password: str, destination: Path) -> Path:
     """Write `destination` holding each (name, path) of `sources`, encrypted with `password`."""
     if not password:
         raise ValueError("A password is needed.")
+    import pyzipper  # here, not at the top: every command would pay for its crypto on start-up
+
     with pyzipper.AESZipFile(
         destination, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
     ) as archive:

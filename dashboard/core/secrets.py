@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import base64
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+# cryptography is imported where a secret is opened or sealed, not here: `flask` commands import
+# this module (through the destinations CLI) and most never touch a secret.
 
 
 class SecretUnreadable(Exception):
@@ -21,6 +20,9 @@ class SecretUnreadable(Exception):
 def derived_key(secret_key: str) -> str:
     """A Fernet key derived from SECRET_KEY (HKDF-SHA256, its own salt: never the same bytes as
     the session signing key)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"export-destinations", info=b"fernet").derive(
         secret_key.encode()
     )
@@ -31,6 +33,8 @@ class SecretBox:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("At least one key is needed.")
+        from cryptography.fernet import Fernet, MultiFernet
+
         fernets = []
         for position, key in enumerate(keys, start=1):
             try:
@@ -46,6 +50,8 @@ class SecretBox:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except (InvalidToken, ValueError) as exc:
@@ -55,6 +61,8 @@ class SecretBox:
 
     def rotate(self, token: str) -> str:
         """The same secret encrypted with the first key (for `flask destinations rotate-secrets`)."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.rotate(token.encode()).decode()
         except (InvalidToken, ValueError) as exc:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 
 from dashboard.core import addresses
@@ -117,6 +116,9 @@ def normalize_email(value: str) -> str | None:
 
     No DNS lookups: deliverability is the mail server's business, and tests run offline.
     """
+    # Imported here: its tables cost every command's start-up, and most never check an address.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         normalized = validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError:

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
-
 from dashboard.destinations.channels.base import Channel, FieldSpec, SendContext
 from dashboard.destinations.content import DeliveryContent
 from dashboard.destinations.errors import DestinationError
@@ -45,6 +41,10 @@ class S3Channel(Channel):
         return {}
 
     def _client(self, config: dict[str, Any], policy: OutboundPolicy):
+        # boto3 is imported where an upload needs it: it costs every command a tenth of a second.
+        import boto3
+        from botocore.config import Config as BotoConfig
+
         return boto3.session.Session().client(
             "s3",
             region_name=config.get("region") or "us-east-1",
@@ -62,6 +62,8 @@ class S3Channel(Channel):
     def deliver(self, content: DeliveryContent, config: dict[str, Any], send: SendContext) -> None:
         # The endpoint is checked again now (its name may point elsewhere since it was saved).
         self.check(config, send.policy)
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client = self._client(config, send.policy)
         try:
             for link in content.files:

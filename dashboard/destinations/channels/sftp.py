@@ -12,16 +12,17 @@ import hashlib
 import io
 import posixpath
 import stat
-from typing import Any
-
-import paramiko
+from typing import TYPE_CHECKING, Any
 
 from dashboard.destinations.channels.base import Channel, FieldSpec, SendContext
 from dashboard.destinations.content import DeliveryContent
 from dashboard.destinations.errors import DestinationError
 from dashboard.destinations.outbound import OutboundPolicy, connect_checked
 
-_KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
+if TYPE_CHECKING:
+    import paramiko
+
+# paramiko is imported where a connection needs it: it costs every command a twentieth of a second.
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -31,7 +32,9 @@ def fingerprint(key: paramiko.PKey) -> str:
 
 
 def load_private_key(text: str) -> paramiko.PKey:
-    for key_class in _KEY_CLASSES:
+    import paramiko
+
+    for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
         try:
             return key_class.from_private_key(io.StringIO(text))
         except (paramiko.SSHException, ValueError):
@@ -44,6 +47,8 @@ def load_private_key(text: str) -> paramiko.PKey:
 
 def _start(config: dict[str, Any], policy: OutboundPolicy) -> paramiko.Transport:
     host, port = config["host"], int(config.get("port") or 22)
+    import paramiko
+
     sock = connect_checked(host, port, policy)
     transport = paramiko.Transport(sock)
     transport.banner_timeout = policy.timeout
@@ -112,6 +117,8 @@ class SftpChannel(Channel):
         pinned = config.get("host_key_fingerprint")
         if not pinned:
             raise DestinationError("No host key is pinned for this server: save the destination again.")
+        import paramiko
+
         transport = _start(config, send.policy)
         try:
             seen = fingerprint(transport.get_remote_server_key())
