@@ -23,6 +23,9 @@ def create_app(config_class: type[Config] | None = None, *, routes: bool = True,
         static_folder=str(BASE_DIR / "static"),
         instance_path=os.environ.get("INSTANCE_PATH", str(BASE_DIR / "instance")),
     )
+    from dashboard.core.fast_json import FastJSONProvider
+
+    app.json = FastJSONProvider(app)  # orjson (issue 21): a run list's JSON, several times faster
     app.config.from_object(config_class)
     app.config.update(overrides)
     _check_production_settings(app)

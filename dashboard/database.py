@@ -6,6 +6,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from dashboard.core import fast_json
 from dashboard.extensions import db
 
 
@@ -25,6 +26,8 @@ def configure_engine_options(app: Flask) -> None:
     """Called before db.init_app(): Flask-SQLAlchemy builds its engine from these options."""
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # JSON columns decoded by orjson (dashboard/core/fast_json.py): a page of runs holds 120 of them.
+    options.setdefault("json_deserializer", fast_json.loads)
     if uri.startswith("sqlite"):
         options.setdefault("connect_args", {})
         options["connect_args"].setdefault("timeout", 30)
