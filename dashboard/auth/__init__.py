@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from flask import Flask, g, request
-from sqlalchemy import select
+from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dashboard.auth.sessions import parse_session_id, sign_in_is_current
 from dashboard.auth.tokens import membership_for_token
 from dashboard.core.bearer import bearer_token as parse_bearer
 from dashboard.extensions import db, login_manager
-from dashboard.models.pos import User
+from dashboard.models.pos import Business, Membership, User
 
 
 def bearer_token() -> str | None:
     """This request's API token (`Authorization: Bearer ...`), or None."""
     return parse_bearer(request.headers.get("Authorization"))
+
+
+@cache
+def _user_statement() -> Select:
+    # Built once (every signed-in page runs it). The person with their active memberships and
+    # each membership's business, in one query: every page needs them (the business switcher,
+    # the business the page acts for), and they were a second query.
+    return (
+        select(User, Membership, Business)
+        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.is_active.is_(True)))
+        .outerjoin(Business, Business.id == Membership.business_id)
+        .where(User.id == bindparam("user_id"))
+        .order_by(Business.name)
+    )
 
 
 @login_manager.user_loader
@@ -30,9 +46,17 @@ def load_user(user_id: str) -> User | None:
     user_uuid, version, signed_in_at = parsed
     if not sign_in_is_current(signed_in_at):
         return None
-    user = db.session.scalar(select(User).where(User.id == user_uuid))
+    rows = db.session.execute(_user_statement(), {"user_id": user_uuid}).all()
+    user = rows[0][0] if rows else None
     if user is None or user.session_version != version or not user.is_active:
         return None
+    memberships = []
+    for _, membership, business in rows:
+        if membership is not None:
+            # Loaded state, not a change: `membership.business` is then no query of its own.
+            set_committed_value(membership, "business", business)
+            memberships.append(membership)
+    g.user_memberships = (user.id, memberships)  # what tenancy.current_user_memberships reads
     return user
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dashboard.extensions import db
@@ -42,29 +43,32 @@ def create_token(membership: Membership, expires_at: datetime | None = None) -> 
     return token
 
 
+@cache
+def _token_statement() -> Select:
+    # Built once: every API request runs it, and building it cost as much as running it.
+    # One query for the token's state, its membership, user and business: the three lazy loads
+    # that once followed it were most of an API list's database round trips.
+    return (
+        select(ApiToken.revoked_at, ApiToken.expires_at, Membership, User, Business)
+        .join(Membership, Membership.id == ApiToken.membership_id)
+        .join(User, User.id == Membership.user_id)
+        .join(Business, Business.id == Membership.business_id)
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+    )
+
+
 def membership_for_token(token: str) -> Membership | None:
     """The active membership a valid token acts as, else None (unknown, revoked, expired)."""
     if not token or len(token) > 200:
         return None
-    # One query for the token, its membership, user and business: every API request starts here,
-    # and the three lazy loads that followed it were most of an API list's database round trips.
-    # (The membership's user and business then come from the session's identity map.)
-    row = db.session.execute(
-        select(ApiToken, Membership, User, Business)
-        .join(Membership, Membership.id == ApiToken.membership_id)
-        .join(User, User.id == Membership.user_id)
-        .join(Business, Business.id == Membership.business_id)
-        .where(ApiToken.token_hash == hash_token(token))
-    ).first()
+    row = db.session.execute(_token_statement(), {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
-    api_token = row[0]
-    if api_token.revoked_at is not None:
+    revoked_at, expires_at, membership, user, business = row
+    if revoked_at is not None:
         return None
-    now = utcnow()
-    if api_token.expires_at is not None and api_token.expires_at <= now:
+    if expires_at is not None and expires_at <= utcnow():
         return None
-    membership, user, business = row[1], row[2], row[3]
     if not membership.is_active or not user.is_active:
         return None
     # Set while the row still holds them: the identity map keeps objects only as long as

@@ -11,10 +11,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import humanize
 
 __all__ = [
     "date_display",
@@ -85,16 +84,24 @@ def period_display(start: date | str | None, end: date | str | None) -> str:
     return f"{date_display(start)} – {date_display(end)}"
 
 
+_BINARY_UNITS = ("KB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB", "RB", "QB")
+
+
 def size_display(size: int | float | None) -> str:
     """ "1.5 MB", "500 KB", "900 bytes" (1,024-byte units, one decimal, ".0" dropped)."""
     size = int(size or 0)
     if size < 1024:
         return "1 byte" if size == 1 else f"{size} bytes"
-    text = humanize.naturalsize(size, binary=True, format="%.1f")  # "1.5 MiB", "500.0 KiB"
-    number, unit = text.split(" ", 1)
+    # humanize.naturalsize(binary=True, format="%.1f")'s rule, written out: a run list shows
+    # dozens of sizes and the library's translation lookups were most of their cost. The unit
+    # is the largest under the size, one more when rounding reaches 1,024 of it ("1 MB").
+    power = min(int(math.log(size, 1024)), len(_BINARY_UNITS))
+    if power < len(_BINARY_UNITS) and float(f"{size / 1024**power:.1f}") >= 1024:
+        power += 1
+    number = f"{size / 1024**power:.1f}"
     if number.endswith(".0"):
         number = number[:-2]
-    return f"{number} {unit.replace('iB', 'B')}"
+    return f"{number} {_BINARY_UNITS[power - 1]}"
 
 
 def mb_display(megabytes: float | None) -> str:

@@ -34,6 +34,12 @@ class GUID(TypeDecorator):
             return value
         return uuid.UUID(str(value))
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "postgresql":
+            # psycopg returns uuid.UUID already: no call per value (a page of runs reads a hundred).
+            return self.load_dialect_impl(dialect).result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
+
 
 class JSONType(TypeDecorator):
     """JSON everywhere; JSONB on PostgreSQL."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.orm import defer, joinedload, selectinload
 
 from dashboard.core.pagination import clamp_page_size, is_past_the_end, offset_of
@@ -51,10 +52,29 @@ __all__ = [
 
 
 def _zone(business: Business) -> ZoneInfo:
+    return _zone_named(business.timezone)
+
+
+def _zone_named(name: str | None) -> ZoneInfo:
     try:
-        return ZoneInfo(business.timezone or "UTC")
+        return ZoneInfo(name or "UTC")
     except (ValueError, OSError):
         return ZoneInfo("UTC")
+
+
+# The lists' statements are kept once built, per business and filters (a Select never changes
+# once made): building one cost as much CPU as the database's answer to it, on every request.
+# A few hundred kept statements are a few megabytes a process.
+KEPT_STATEMENTS = 256
+
+
+LIST_FILTERS = ("export_type", "format", "status", "trigger", "schedule_id", "start_date", "end_date")
+
+
+def _filter_key(filters: dict[str, Any] | None) -> tuple:
+    """The filters a list's statement depends on (not its page or cursor), hashable."""
+    filters = filters or {}
+    return tuple((key, filters[key]) for key in LIST_FILTERS if filters.get(key))
 
 
 def local_day_start(day: date, zone: ZoneInfo) -> datetime:
@@ -81,14 +101,16 @@ def _with_relations(stmt: Select) -> Select:
 
 def _filtered(stmt: Select, business: Business, filters: dict[str, Any] | None) -> Select:
     """`stmt` over export_history narrowed to the business's runs matching `filters`, newest first."""
-    filters = filters or {}
-    stmt = stmt.where(ExportHistory.business_id == business.id)
+    return _narrowed(stmt, business.id, _zone(business), filters or {})
+
+
+def _narrowed(stmt: Select, business_id: Any, zone: ZoneInfo, filters: dict[str, Any]) -> Select:
+    stmt = stmt.where(ExportHistory.business_id == business_id)
     for field in ("export_type", "format", "status", "trigger"):
         if filters.get(field):
             stmt = stmt.where(getattr(ExportHistory, field) == filters[field])
     if filters.get("schedule_id"):
         stmt = stmt.where(ExportHistory.schedule_id == filters["schedule_id"])
-    zone = _zone(business)
     if filters.get("start_date"):
         stmt = stmt.where(ExportHistory.created_at >= local_day_start(filters["start_date"], zone))
     if filters.get("end_date"):
@@ -114,6 +136,15 @@ _LISTED_COLUMNS = [column for column in ExportHistory.__table__.c if column.key 
 def list_runs_query(business: Business, filters: dict[str, Any] | None = None) -> Select:
     """The runs `history_query` selects, as plain rows for the history lists (wrap each in
     `ListedRun`): a page of 20 read as ORM objects cost twice what the rows themselves cost."""
+    key = _filter_key(filters)
+    try:
+        return _list_statement(business.id, business.timezone, key)
+    except TypeError:  # a value that cannot be a cache key (validated filters always can)
+        return _list_statement.__wrapped__(business.id, business.timezone, key)
+
+
+@lru_cache(maxsize=KEPT_STATEMENTS)
+def _list_statement(business_id: Any, timezone: str | None, filter_key: tuple) -> Select:
     stmt = (
         select(
             *_LISTED_COLUMNS,
@@ -124,7 +155,7 @@ def list_runs_query(business: Business, filters: dict[str, Any] | None = None) -
         .outerjoin(User, User.id == ExportHistory.user_id)
         .outerjoin(ExportSchedule, ExportSchedule.id == ExportHistory.schedule_id)
     )
-    return _filtered(stmt, business, filters)
+    return _narrowed(stmt, business_id, _zone_named(timezone), dict(filter_key))
 
 
 class ListedRun:
@@ -143,11 +174,12 @@ class ListedRun:
         self.__dict__.update(values)
         self.user = SimpleNamespace(display_name=user_name or user_email) if user_email is not None else None
         self.schedule = SimpleNamespace(name=schedule_name) if schedule_name is not None else None
-        self._files: list[ExportRunFile] | None = None
+        self._files: list[Any] | None = None
 
     @property
-    def files(self) -> list[ExportRunFile]:
-        """The run's file rows (`listed_runs` reads a page's in one query; else on first use)."""
+    def files(self) -> list[Any]:
+        """The run's file rows, with ExportRunFile's attributes (`listed_runs` reads a page's in one
+        query as plain rows; else ORM objects on first use)."""
         if self._files is None:
             self._files = list(
                 db.session.scalars(
@@ -159,16 +191,29 @@ class ListedRun:
         return self._files
 
 
+@cache
+def _files_statement() -> Select:
+    # Plain rows (what storage.run_files reads of a file), not ORM objects: a third of the cost.
+    return (
+        select(
+            ExportRunFile.history_id,
+            ExportRunFile.format,
+            ExportRunFile.file_name,
+            ExportRunFile.file_size,
+            ExportRunFile.file_path,
+            ExportRunFile.position,
+        )
+        .where(ExportRunFile.history_id.in_(bindparam("history_ids", expanding=True)))
+        .order_by(ExportRunFile.position)
+    )
+
+
 def listed_runs(rows: list[Any]) -> list[ListedRun]:
     """A page of `list_runs_query` rows as `ListedRun`s, their files read in one query."""
     runs = [ListedRun(row) for row in rows]
-    by_run: dict[Any, list[ExportRunFile]] = {run.id: [] for run in runs}
+    by_run: dict[Any, list[Any]] = {run.id: [] for run in runs}
     if by_run:
-        found = db.session.scalars(
-            select(ExportRunFile)
-            .where(ExportRunFile.history_id.in_(list(by_run)))
-            .order_by(ExportRunFile.position)
-        )
+        found = db.session.connection().execute(_files_statement(), {"history_ids": list(by_run)})
         for run_file in found:
             by_run[run_file.history_id].append(run_file)
     for run in runs:
@@ -186,13 +231,20 @@ def count_history(business: Business, filters: dict[str, Any] | None = None) -> 
     filters = filters or {}
     if any(filters.get(key) for key in ("schedule_id", "start_date", "end_date")):
         return count_rows(history_query(business, filters))
+    counted = tuple(column for column in COUNTED_COLUMNS if filters.get(column))
+    values = {f"counted_{column}": filters[column] for column in counted}
+    return int(db.session.scalar(_count_statement(counted), {"business_id": business.id, **values}) or 0)
+
+
+@lru_cache(maxsize=32)
+def _count_statement(counted: tuple[str, ...]) -> Select:
+    """The kept counts' sum for one business and the filters named in `counted` (bound values)."""
     stmt = select(func.coalesce(func.sum(ExportHistoryCount.runs), 0)).where(
-        ExportHistoryCount.business_id == business.id
+        ExportHistoryCount.business_id == bindparam("business_id")
     )
-    for column in COUNTED_COLUMNS:
-        if filters.get(column):
-            stmt = stmt.where(getattr(ExportHistoryCount, column) == filters[column])
-    return int(db.session.scalar(stmt) or 0)
+    for column in counted:
+        stmt = stmt.where(getattr(ExportHistoryCount, column) == bindparam(f"counted_{column}"))
+    return stmt
 
 
 def rebuild_history_counts() -> dict[str, int]:
@@ -252,7 +304,7 @@ def runs_page(stmt: Select, page: int, cursor: Cursor | None, page_size: int, co
     def read(query: Select) -> list[Any]:
         # Rows straight from the connection: the session's ORM result layer adds a quarter to a
         # page of plain columns and gives nothing back.
-        return list(db.session.connection().execute(query))
+        return db.session.connection().execute(query).all()
 
     if count == 0 and (cursor is not None or int(page) <= 1):
         # Nothing matches (the kept counts say so): a rare filter would otherwise walk the whole
