@@ -64,7 +64,10 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The code's bytecode first (as the image does): tests start hundreds of flask and gunicorn
+# processes, and with PYTHONDONTWRITEBYTECODE set each would compile every module again.
 test: install-dev lint
+	$(BIN)/python -m compileall -q app.py config.py dashboard
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-bench
