@@ -209,15 +209,19 @@ def _files_statement() -> Select:
 
 
 def listed_runs(rows: list[Any]) -> list[ListedRun]:
-    """A page of `list_runs_query` rows as `ListedRun`s, their files read in one query."""
+    """A page of `list_runs_query` rows as `ListedRun`s, their files read in one query.
+
+    Only runs of several formats are asked about: a run's own file columns are its first file
+    (automation/execution.py writes them so), which is the only file of a one-format run, so a
+    page of those (most pages) needs no second query (storage.run_files reads the columns)."""
     runs = [ListedRun(row) for row in rows]
-    by_run: dict[Any, list[Any]] = {run.id: [] for run in runs}
+    by_run: dict[Any, list[Any]] = {run.id: [] for run in runs if run.formats and len(run.formats) > 1}
     if by_run:
         found = db.session.connection().execute(_files_statement(), {"history_ids": list(by_run)})
         for run_file in found:
             by_run[run_file.history_id].append(run_file)
     for run in runs:
-        run._files = by_run[run.id]
+        run._files = by_run.get(run.id, [])
     return runs
 
 

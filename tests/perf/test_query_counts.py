@@ -173,3 +173,32 @@ def test_a_signed_in_page_reads_its_business_with_the_memberships(client, auth, 
         s for s in statements if s.lstrip().upper().startswith("SELECT") and "\nFROM businesses" in s
     ]
     assert business_reads == [], business_reads
+
+
+def test_an_api_list_page_is_three_statements(client, tenant, bearer):
+    """Issue 21: the token's sign-in (token, membership, user and business in one), the kept
+    count, the page. One-format runs need no read of their files: their own columns are the file."""
+    add_runs(tenant, ROWS)
+    statements = statements_for(client, f"{API}/history/?page_size=20", bearer)
+    assert len(statements) == 3, "\n".join(s.split("\n")[0][:150] for s in statements)
+    assert not [s for s in statements if "export_run_files" in s]
+
+
+def test_a_page_with_a_run_of_several_formats_reads_the_files_once(client, tenant, bearer):
+    add_runs(tenant, 3)
+    several = db.session.scalars(db.select(ExportHistory).limit(1)).one()
+    several.formats = ["csv", "excel"]
+    db.session.commit()
+    statements = statements_for(client, f"{API}/history/?page_size=20", bearer)
+    assert len([s for s in statements if "export_run_files" in s]) == 1
+    assert len(statements) == 4
+
+
+def test_a_signed_in_page_reads_the_person_and_memberships_in_one_statement(client, auth, tenant):
+    auth.login(tenant.owner.email)
+    with counted() as statements:
+        response = client.get("/history/")
+    assert response.status_code == 200
+    membership_reads = [s for s in statements if "memberships" in s]
+    assert len(membership_reads) == 1, membership_reads
+    assert "FROM users" in membership_reads[0]
