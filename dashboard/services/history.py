@@ -305,10 +305,10 @@ def runs_page(stmt: Select, page: int, cursor: Cursor | None, page_size: int, co
     when there is one, else page `page` by OFFSET. A page number past the end raises
     PageNotFound (page 1 of an empty list is an empty page)."""
 
-    def read(query: Select) -> list[Any]:
+    def read(query: Select, parameters: dict[str, Any] | None = None) -> list[Any]:
         # Rows straight from the connection: the session's ORM result layer adds a quarter to a
         # page of plain columns and gives nothing back.
-        return db.session.connection().execute(query).all()
+        return db.session.connection().execute(query, parameters).all()
 
     if count == 0 and (cursor is not None or int(page) <= 1):
         # Nothing matches (the kept counts say so): a rare filter would otherwise walk the whole

@@ -17,9 +17,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, literal, select, tuple_
+from sqlalchemy import Select, bindparam, select, tuple_
 
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory
@@ -95,53 +96,80 @@ class CursorPage:
     previous: Cursor | None
 
 
-def _position(value: datetime, key: uuid.UUID):
-    return tuple_(literal(value, UTCDateTime()), literal(key, GUID()))
+# The statements a cursor page runs are built once for each list statement (a business's list with
+# its filters is itself kept, services/history.py) with the position as bound parameters: building
+# them anew, and SQLAlchemy working out each one's cache key, cost a deep page more CPU than its
+# rows did.
+_POSITION = tuple_(
+    bindparam("position_created_at", type_=UTCDateTime()), bindparam("position_id", type_=GUID())
+)
+KEPT_STATEMENTS = 256
 
 
-def _after(stmt: Select, created_at: datetime, key: uuid.UUID) -> Select:
-    return stmt.where(tuple_(_CREATED, _ID) < _position(created_at, key))
+def _at(created_at: datetime, key: uuid.UUID) -> dict[str, Any]:
+    return {"position_created_at": created_at, "position_id": key}
 
 
-def _before(stmt: Select, created_at: datetime, key: uuid.UUID) -> Select:
-    return stmt.where(tuple_(_CREATED, _ID) > _position(created_at, key))
+@lru_cache(maxsize=KEPT_STATEMENTS)
+def _after(stmt: Select, limit: int | None = None) -> Select:
+    """`stmt`'s rows older than the bound position (newest first), at most `limit`."""
+    after = stmt.where(tuple_(_CREATED, _ID) < _POSITION)
+    return after if limit is None else after.limit(limit)
 
 
-def _any(stmt: Select) -> bool:
-    return bool(db.session.scalar(select(stmt.order_by(None).with_only_columns(_ID).exists())))
+@lru_cache(maxsize=KEPT_STATEMENTS)
+def _before_ascending(stmt: Select, limit: int) -> Select:
+    """`stmt`'s rows newer than the bound position, oldest first, at most `limit`."""
+    ascending = stmt.order_by(None).order_by(_CREATED.asc(), _ID.asc())
+    return ascending.where(tuple_(_CREATED, _ID) > _POSITION).limit(limit)
+
+
+@lru_cache(maxsize=KEPT_STATEMENTS)
+def _exists(stmt: Select, older: bool) -> Select:
+    """Is there a row of `stmt` older (else newer) than the bound position? One indexed EXISTS."""
+    condition = tuple_(_CREATED, _ID) < _POSITION if older else tuple_(_CREATED, _ID) > _POSITION
+    return select(stmt.order_by(None).with_only_columns(_ID).where(condition).exists())
+
+
+@lru_cache(maxsize=KEPT_STATEMENTS)
+def _first(stmt: Select, limit: int) -> Select:
+    return stmt.limit(limit)
+
+
+def _any(stmt: Select, older: bool, created_at: datetime, key: uuid.UUID) -> bool:
+    return bool(db.session.scalar(_exists(stmt, older), _at(created_at, key)))
 
 
 def cursor_page(
     stmt: Select,
     cursor: Cursor,
     page_size: int,
-    read: Callable[[Select], list[Any]],
+    read: Callable[..., list[Any]],
 ) -> CursorPage:
     """The page `cursor` points at, of `stmt` (a Select over export_history ordered newest first
-    by (created_at, id), as `history.list_runs_query` builds it). `read` runs a Select and returns
-    its rows. Reads page_size + 1 rows in the direction of travel (is there more that way?) and
-    asks one indexed EXISTS about the other way."""
+    by (created_at, id), as `history.list_runs_query` builds it). `read(select, parameters)` runs
+    a Select and returns its rows. Reads page_size + 1 rows in the direction of travel (is there
+    more that way?) and asks one indexed EXISTS about the other way."""
     if cursor.older:
-        rows = read(_after(stmt, cursor.created_at, cursor.id).limit(page_size + 1))
+        rows = read(_after(stmt, page_size + 1), _at(cursor.created_at, cursor.id))
         more, rows = len(rows) > page_size, rows[:page_size]
         page = cursor.page
-        newer = bool(rows) and _any(_before(stmt, rows[0].created_at, rows[0].id))
+        newer = bool(rows) and _any(stmt, False, rows[0].created_at, rows[0].id)
         older = more
     else:
-        ascending = stmt.order_by(None).order_by(_CREATED.asc(), _ID.asc())
-        rows = read(_before(ascending, cursor.created_at, cursor.id).limit(page_size + 1))
+        rows = read(_before_ascending(stmt, page_size + 1), _at(cursor.created_at, cursor.id))
         more, rows = len(rows) > page_size, list(reversed(rows[:page_size]))
         if not more:
             # Back at the newest rows: show a whole first page, not the few left above the cursor.
-            rows = read(stmt.limit(page_size))
+            rows = read(_first(stmt, page_size), None)
             return CursorPage(rows, 1, _next_of(rows, page_size, 1), None)
         page = max(cursor.page, 2)
         newer = True
-        older = bool(rows) and _any(_after(stmt, rows[-1].created_at, rows[-1].id))
+        older = bool(rows) and _any(stmt, True, rows[-1].created_at, rows[-1].id)
     if not rows:
         # The position is past the end (its rows were cleaned up): nothing here, a way back.
         back = Cursor(cursor.created_at, cursor.id, older=False, page=max(page - 1, 1))
-        return CursorPage([], page, None, back if _any(_before(stmt, cursor.created_at, cursor.id)) else None)
+        return CursorPage([], page, None, back if _any(stmt, False, cursor.created_at, cursor.id) else None)
     return CursorPage(
         rows,
         page,
