@@ -109,11 +109,13 @@ def test_a_year_of_sales_pdf_reads_back_whole(year_of_sales, tmp_path):
     embedded = {line.split()[0].split("+")[-1] for line in fonts.splitlines()[2:] if " yes " in line}
     assert {"DejaVuSans", "DejaVuSans-Bold"} <= embedded, fonts
     assert any(name.startswith("WenQuanYiZenHei") for name in embedded), fonts  # "...-0": TTC face 0
-    (tmp_path / "keep").mkdir()
+    # And the first page renders (poppler draws it: no broken stream or font program).
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "90", "-f", "1", "-l", "1", str(result.path), "/tmp/files-lo/year"],
+        ["pdftoppm", "-png", "-r", "90", "-f", "1", "-l", "1", str(result.path), str(tmp_path / "year")],
         check=True,
     )
+    rendered = list(tmp_path.glob("year*.png"))
+    assert len(rendered) == 1 and rendered[0].stat().st_size > 10_000, rendered
 
 
 @pytest.mark.nodb
