@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from dashboard.extensions import db
 from dashboard.models.pos import (
@@ -29,6 +29,10 @@ from dashboard.ops.pos_rows import (
     when_cell,
 )
 
+# When a PostgreSQL import refreshes the planner's figures: after this many new sales, then at
+# ten times as many each time (5,000, 50,000, 500,000...).
+ANALYZE_FIRST_AT = 5_000
+
 
 class SalesImport:
     """The sales part of PosImporter (dashboard/ops/pos_import.py), which provides `business`,
@@ -41,6 +45,7 @@ class SalesImport:
         products = self._map(Product.__table__.c.id, Product.__table__.c.sku)
         seen: dict[str, int] = {}
         batch: list[tuple[str, dict, list[dict]]] = []
+        self._analyze_at = ANALYZE_FIRST_AT
 
         def finish(receipt: str, group: list[tuple[int, dict]]) -> None:
             first_line = group[0][0]
@@ -206,6 +211,12 @@ class SalesImport:
             else:
                 db.session.execute(insert(lines_table), line_rows)
             report.lines += len(line_rows)
+        if is_postgresql() and report.inserted >= getattr(self, "_analyze_at", ANALYZE_FIRST_AT):
+            # The planner's figures for the tables this import is filling: without them (autovacuum
+            # off or behind, a first import into an empty business) each batch's receipt lookup was
+            # planned as a scan of every sale, and 100,000 sales took tens of minutes, not seconds.
+            db.session.execute(text(f'ANALYZE "{sales.name}", "{lines_table.name}"'))
+            self._analyze_at = report.inserted * 10
         batch.clear()
 
     def _changed_sales(self, old: list[tuple[str, dict, list[dict]]], existing: dict[str, int]) -> set[int]:
