@@ -71,6 +71,7 @@ def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, A
     has_file = bool(history.file_name or history.file_path or history.file_size)
     user = history.user
     schedule = history.schedule
+    duration = history.duration_seconds
     result: dict[str, Any] = {
         "id": str(history.id),
         "user": str(history.user_id) if history.user_id else None,
@@ -89,8 +90,8 @@ def history_to_dict(history: ExportHistory, detail: bool = False) -> dict[str, A
         "status_display": STATUS_LABELS.get(history.status, history.status.title()),
         "started_at": iso_utc(history.started_at),
         "completed_at": iso_utc(history.completed_at),
-        "duration_seconds": history.duration_seconds,
-        "duration_display": duration_display(history.duration_seconds),
+        "duration_seconds": duration,
+        "duration_display": duration_display(duration),
         "file_name": history.file_name,
         "file_size": history.file_size or 0,
         "file_size_mb": history.file_size_mb,

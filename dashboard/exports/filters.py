@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dashboard.core.display import date_display
@@ -266,19 +268,35 @@ def filters_for_rerun(filters_applied: dict) -> dict:
 
 def describe_filters(export_type: str, filters: dict) -> str:
     """Plain words for a (resolved) filter set, e.g. "1 Mar 2024 - 31 Mar 2024 (Previous month)"."""
+    key = (
+        filters.get("start_date"),
+        filters.get("end_date"),
+        filters.get("date_range"),
+        bool(filters.get("include_credit_history")),
+        bool(filters.get("exclude_zero_value")),
+    )
+    try:
+        return _described(*key)
+    except TypeError:  # a value that cannot be a cache key (a hand-edited record): work it out
+        return _described.__wrapped__(*key)
+
+
+# Kept: a page of runs describes 20 filter sets, most of them the same few periods, and parsing
+# and writing the dates was a tenth of presenting a run.
+@lru_cache(maxsize=1024)
+def _described(start: Any, end: Any, date_range: Any, credit_history: bool, zero_value: bool) -> str:
     parts = []
-    start, end = filters.get("start_date"), filters.get("end_date")
     if start and end:
         s, e = date.fromisoformat(start), date.fromisoformat(end)
         period = _human_date(s) if s == e else f"{_human_date(s)} – {_human_date(e)}"
-        if filters.get("date_range") in DATE_RANGES:
-            period += f" ({DATE_RANGES[filters['date_range']]})"
+        if date_range in DATE_RANGES:
+            period += f" ({DATE_RANGES[date_range]})"
         parts.append(period)
-    elif filters.get("date_range") in DATE_RANGES:
-        parts.append(DATE_RANGES[filters["date_range"]])
-    if filters.get("include_credit_history"):
+    elif date_range in DATE_RANGES:
+        parts.append(DATE_RANGES[date_range])
+    if credit_history:
         parts.append("with credit history")
-    if filters.get("exclude_zero_value"):
+    if zero_value:
         parts.append("excluding items with no stock value")
     return ", ".join(parts) or "All records"
 
