@@ -27,6 +27,7 @@ from dashboard.models.automation import (
 from dashboard.models.history_counts import COUNTED_COLUMNS, REBUILD_SQL, ExportHistoryCount
 from dashboard.models.pos import Business, User
 from dashboard.services.keyset import (
+    KEPT_STATEMENTS,
     Cursor,
     CursorPage,
     cursor_page,
@@ -37,6 +38,7 @@ from dashboard.services.pages import count_rows, page_items, past_the_end
 from dashboard.tenancy import get_scoped
 
 __all__ = [
+    "LIST_FILTERS",
     "count_history",
     "rebuild_history_counts",
     "get_history",
@@ -64,10 +66,7 @@ def _zone_named(name: str | None) -> ZoneInfo:
 
 # The lists' statements are kept once built, per business and filters (a Select never changes
 # once made): building one cost as much CPU as the database's answer to it, on every request.
-# A few hundred kept statements are a few megabytes a process.
-KEPT_STATEMENTS = 256
-
-
+# As many are kept as of the cursor pages' statements (services/keyset.py).
 LIST_FILTERS = ("export_type", "format", "status", "trigger", "schedule_id", "start_date", "end_date")
 
 

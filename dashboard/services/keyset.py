@@ -27,6 +27,7 @@ from dashboard.models.automation import ExportHistory
 from dashboard.models.types import GUID, UTCDateTime
 
 __all__ = [
+    "KEPT_STATEMENTS",
     "Cursor",
     "CursorPage",
     "InvalidCursor",

@@ -55,7 +55,7 @@ from dashboard.web.limits import run_limited
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 
-FILTERS = ("export_type", "format", "status", "trigger", "schedule_id", "start_date", "end_date")
+FILTERS = service.LIST_FILTERS  # the filters the page offers are the ones the list service reads
 RUNNING = (STATUS_PENDING, STATUS_PROCESSING)
 PAGE_SIZE = 20
 
