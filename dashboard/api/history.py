@@ -43,11 +43,7 @@ def list_history():
     business = api_business()
     stmt = service.list_runs_query(business, params)
     count = service.count_history(business, params)
-    return jsonify(service.paginate_runs(stmt, params, cursor_url, _present_listed, count))
-
-
-def _present_listed(run: service.ListedRun) -> dict:
-    return history_to_dict(run)
+    return jsonify(service.paginate_runs(stmt, params, cursor_url, count))
 
 
 @route(bp, "/statistics/", ["GET"])

@@ -14,9 +14,11 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.orm import defer, joinedload, selectinload
 
+from dashboard.core.content_cache import ContentCache, content_key
 from dashboard.core.pagination import clamp_page_size, is_past_the_end, offset_of
 from dashboard.extensions import db
 from dashboard.models.automation import (
@@ -26,6 +28,7 @@ from dashboard.models.automation import (
 )
 from dashboard.models.history_counts import COUNTED_COLUMNS, REBUILD_SQL, ExportHistoryCount
 from dashboard.models.pos import Business, User
+from dashboard.run_record import history_to_dict
 from dashboard.services.keyset import (
     KEPT_STATEMENTS,
     Cursor,
@@ -48,6 +51,7 @@ __all__ = [
     "list_runs_query",
     "local_day_start",
     "paginate_runs",
+    "present_listed",
     "runs_page",
     "recent_history",
 ]
@@ -166,6 +170,8 @@ class ListedRun:
     is_downloadable = ExportHistory.is_downloadable
 
     def __init__(self, row: Any) -> None:
+        self._row = tuple(row)
+        self.content_key: bytes | None = None  # set by listed_runs, once the files are known
         values = row._asdict()
         user_name = values.pop("listed_user_name")
         user_email = values.pop("listed_user_email")
@@ -220,8 +226,28 @@ def listed_runs(rows: list[Any]) -> list[ListedRun]:
         for run_file in found:
             by_run[run_file.history_id].append(run_file)
     for run in runs:
-        run._files = by_run.get(run.id, [])
+        files = by_run.get(run.id, [])
+        run._files = files
+        run.content_key = content_key(run._row, [tuple(f) for f in files]) if files else content_key(run._row)
     return runs
+
+
+# A run's record, kept by everything it is made of (see core/content_cache.py): an API list page
+# of runs it has shown before costs a dictionary lookup a run, not history_to_dict's 50 us.
+_RECORDS = ContentCache(0)
+
+
+def kept_rows_size() -> int:
+    """How many presented runs each process keeps (HISTORY_CACHE_ROWS; 0 keeps none)."""
+    return int(current_app.config.get("HISTORY_CACHE_ROWS", 0) or 0)
+
+
+def present_listed(runs: list[ListedRun]) -> list[dict[str, Any]]:
+    """history_to_dict of each listed run, kept by its content. Shared: never change one."""
+    size = kept_rows_size()
+    if _RECORDS.maxsize != size:
+        _RECORDS.resize(size)
+    return [_RECORDS.get_or_make(run.content_key, lambda run=run: history_to_dict(run)) for run in runs]
 
 
 def count_history(business: Business, filters: dict[str, Any] | None = None) -> int:
@@ -282,7 +308,6 @@ def paginate_runs(
     stmt: Select,
     params: dict[str, Any],
     url_for_cursor: Callable[[str], str],
-    present: Callable[[Any], Any],
     count: int,
 ) -> dict[str, Any]:
     """{"count", "next", "previous", "results"} for one page of a run list (`list_runs_query`),
@@ -295,7 +320,7 @@ def paginate_runs(
         "count": count,
         "next": url_for_cursor(encode_cursor(found.next)) if found.next else None,
         "previous": url_for_cursor(encode_cursor(found.previous)) if found.previous else None,
-        "results": [present(run) for run in listed_runs(found.items)],
+        "results": present_listed(listed_runs(found.items)),
     }
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, request, url_for
+from flask import Blueprint, abort, current_app, g, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from werkzeug.exceptions import ServiceUnavailable
 
+from dashboard.core.content_cache import ContentCache
 from dashboard.core.display import datetime_display
 from dashboard.core.errors import NotPossible, PageNotFound, ValidationError
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS, STATUS_LABELS, TRIGGER_LABELS
@@ -116,6 +119,35 @@ def run_view(history: ExportHistory, detail: bool = False) -> dict[str, Any]:
     return run
 
 
+# Rendered rows, kept by the run's whole content, the business's timezone and the links' pattern
+# (see core/content_cache.py): a page of runs shown before renders only its frame. The rows' form
+# token is a placeholder in what is kept, replaced by the person's own token on every page.
+_ROWS = ContentCache(0)
+_ROW_CSRF = Markup("<!--row-csrf-->")  # escaped text can never hold it: "<" is always &lt;
+
+
+def rows_html(runs: list[service.ListedRun]) -> Markup:
+    """The table rows (_rows.html) of a page of listed runs."""
+    size = service.kept_rows_size()
+    if _ROWS.maxsize != size:
+        _ROWS.resize(size)
+    context = _row_context()
+    scope = (context.timezone, context.link_patterns["row"])
+    template = current_app.jinja_env.get_template("history/partials/_rows.html")
+
+    def rendered(run: service.ListedRun) -> str:
+        return template.render(runs=[run_view(run)], row_csrf=_ROW_CSRF)
+
+    parts = [
+        _ROWS.get_or_make(
+            None if run.content_key is None else (run.content_key, *scope),
+            lambda run=run: rendered(run),
+        )
+        for run in runs
+    ]
+    return Markup("".join(parts).replace(_ROW_CSRF, escape(generate_csrf())))
+
+
 # --------------------------------------------------------------------------------------------
 # The table
 
@@ -143,9 +175,11 @@ def _list_context() -> dict[str, Any]:
         last = max(1, -(-count // PAGE_SIZE))
         found = service.runs_page(stmt, last, None, PAGE_SIZE, count)
     args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
+    runs = service.listed_runs(found.items)
     return {
         "business": business,
-        "runs": [run_view(run) for run in service.listed_runs(found.items)],
+        "runs": runs,
+        "rows_html": rows_html(runs),
         "page": RunsPager(found, count, PAGE_SIZE),
         "args": args,
         "filtered": bool(args),
