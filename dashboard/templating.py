@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, has_request_context, request, url_for
 from flask_login import current_user
 
 from dashboard.core.display import date_display, datetime_display, mb_display, size_display
@@ -27,7 +27,24 @@ def utc_time(value: datetime | None) -> str:
     return datetime_display(value, "UTC")
 
 
+_LINKS: dict[tuple[str, str, str | None], str] = {}
+
+
+def kept_url_for(endpoint: str, **values: object) -> str:
+    """The templates' `url_for`. A link with no values but a static file's name is the same on
+    every request of an app root: kept (a page asks for twenty of them, each a routing build).
+    Anything else, and anything outside a request (e-mails' absolute links), is url_for's."""
+    if not has_request_context() or (values and (len(values) > 1 or "filename" not in values)):
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, values.get("filename"))  # type: ignore[arg-type]
+    found = _LINKS.get(key)
+    if found is None:
+        found = _LINKS[key] = url_for(endpoint, **values)
+    return found
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["url_for"] = kept_url_for
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["utctime"] = utc_time
     app.jinja_env.filters["date_display"] = date_display
