@@ -15,8 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import Select, bindparam, func, select, text, type_coerce
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.types import NullType
 
 from dashboard.core.content_cache import ContentCache, content_key
 from dashboard.core.pagination import clamp_page_size, is_past_the_end, offset_of
@@ -134,6 +136,12 @@ def history_query(business: Business, filters: dict[str, Any] | None = None) -> 
 
 # What a list row reads: every column but the traceback, and the user's and schedule's names.
 _LISTED_COLUMNS = [column for column in ExportHistory.__table__.c if column.key != "error_traceback"]
+# Read as the database driver gives them, worked into Python values only when a run is presented
+# (ListedRun): a page of runs kept by content (present_listed, web/history.rows_html) needs none of
+# them. The id and the start are read typed: the cursors are made of them.
+_TYPED = ("id", "created_at")
+_AS_READ = NullType()
+_NAMES = ("listed_user_name", "listed_user_email", "listed_schedule_name")
 
 
 def list_runs_query(business: Business, filters: dict[str, Any] | None = None) -> Select:
@@ -148,12 +156,16 @@ def list_runs_query(business: Business, filters: dict[str, Any] | None = None) -
 
 @lru_cache(maxsize=KEPT_STATEMENTS)
 def _list_statement(business_id: Any, timezone: str | None, filter_key: tuple) -> Select:
+    columns = [
+        column if column.key in _TYPED else type_coerce(column, _AS_READ).label(column.key)
+        for column in _LISTED_COLUMNS
+    ]
     stmt = (
         select(
-            *_LISTED_COLUMNS,
-            User.name.label("listed_user_name"),
-            User.email.label("listed_user_email"),
-            ExportSchedule.name.label("listed_schedule_name"),
+            *columns,
+            User.name.label(_NAMES[0]),
+            User.email.label(_NAMES[1]),
+            ExportSchedule.name.label(_NAMES[2]),
         )
         .outerjoin(User, User.id == ExportHistory.user_id)
         .outerjoin(ExportSchedule, ExportSchedule.id == ExportHistory.schedule_id)
@@ -161,9 +173,32 @@ def _list_statement(business_id: Any, timezone: str | None, filter_key: tuple) -
     return _narrowed(stmt, business_id, _zone_named(timezone), dict(filter_key))
 
 
+_ROW_KEYS = (*(column.key for column in _LISTED_COLUMNS), *_NAMES)
+_ID_AT, _FORMATS_AT = _ROW_KEYS.index("id"), _ROW_KEYS.index("formats")
+
+
+@cache
+def _processors(dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
+    """For each column of a listed row, what turns the driver's value into the column type's
+    Python value (what SQLAlchemy would have applied reading it typed); None where it is as read."""
+    return tuple(
+        None if column.key in _TYPED else column.type.result_processor(dialect, None)
+        for column in _LISTED_COLUMNS
+    ) + (None, None, None)
+
+
+def _process(row: tuple, dialect: Dialect) -> list[Any]:
+    return [
+        value if convert is None else convert(value)
+        for convert, value in zip(_processors(dialect), row, strict=True)
+    ]
+
+
 class ListedRun:
     """A run of `list_runs_query` as the presenters read it: the run's columns as attributes,
-    `user` and `schedule` with the names a row shows, and ExportHistory's derived properties."""
+    `user` and `schedule` with the names a row shows, and ExportHistory's derived properties.
+    The columns are worked out of the row on first use (a run presented from what was kept never
+    reads them)."""
 
     duration_seconds = ExportHistory.duration_seconds
     file_size_mb = ExportHistory.file_size_mb
@@ -172,14 +207,28 @@ class ListedRun:
     def __init__(self, row: Any) -> None:
         self._row = tuple(row)
         self.content_key: bytes | None = None  # set by listed_runs, once the files are known
-        values = row._asdict()
-        user_name = values.pop("listed_user_name")
-        user_email = values.pop("listed_user_email")
-        schedule_name = values.pop("listed_schedule_name")
+        self._files: list[Any] | None = None
+        self._read = False
+
+    def __getattr__(self, name: str) -> Any:  # only for what is not set yet: the row's columns
+        if name.startswith("_") or self._read:
+            raise AttributeError(name)
+        self._read = True
+        values = dict(zip(_ROW_KEYS, _process(self._row, db.session.get_bind().dialect), strict=True))
+        user_name, user_email, schedule_name = (values.pop(key) for key in _NAMES)
         self.__dict__.update(values)
         self.user = SimpleNamespace(display_name=user_name or user_email) if user_email is not None else None
         self.schedule = SimpleNamespace(name=schedule_name) if schedule_name is not None else None
-        self._files: list[Any] | None = None
+        return getattr(self, name)
+
+    def formats_count(self) -> int:
+        """How many formats the run was made in, read without working out the rest of the row."""
+        raw = self._row[_FORMATS_AT]
+        if raw is None:
+            return 0
+        convert = _processors(db.session.get_bind().dialect)[_FORMATS_AT]
+        formats = convert(raw) if convert is not None else raw
+        return len(formats) if isinstance(formats, list) else 0
 
     @property
     def files(self) -> list[Any]:
@@ -220,13 +269,13 @@ def listed_runs(rows: list[Any]) -> list[ListedRun]:
     (automation/execution.py writes them so), which is the only file of a one-format run, so a
     page of those (most pages) needs no second query (storage.run_files reads the columns)."""
     runs = [ListedRun(row) for row in rows]
-    by_run: dict[Any, list[Any]] = {run.id: [] for run in runs if run.formats and len(run.formats) > 1}
+    by_run: dict[Any, list[Any]] = {run._row[_ID_AT]: [] for run in runs if run.formats_count() > 1}
     if by_run:
         found = db.session.connection().execute(_files_statement(), {"history_ids": list(by_run)})
         for run_file in found:
             by_run[run_file.history_id].append(run_file)
     for run in runs:
-        files = by_run.get(run.id, [])
+        files = by_run.get(run._row[_ID_AT], [])
         run._files = files
         run.content_key = content_key(run._row, [tuple(f) for f in files]) if files else content_key(run._row)
     return runs

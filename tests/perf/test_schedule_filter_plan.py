@@ -11,7 +11,7 @@ from sqlalchemy import insert, text
 
 from dashboard.extensions import db
 from dashboard.models import ExportHistory
-from dashboard.services.history import count_history, list_runs_query, runs_page
+from dashboard.services.history import ListedRun, count_history, list_runs_query, runs_page
 from tests.api.conftest import make_schedule
 
 INDEX = "ix_export_history_schedule_created"
@@ -59,7 +59,7 @@ def test_the_schedule_filter_reads_its_index_without_sorting(schedule_runs):
     page = runs_page(
         list_runs_query(tenant.business, filters), 1, None, 20, count_history(tenant.business, filters)
     )
-    assert len(page.items) == 20 and {row.schedule_id for row in page.items} == {schedule.id}
+    assert len(page.items) == 20 and {ListedRun(row).schedule_id for row in page.items} == {schedule.id}
     # The next page by cursor reads the same index from its position.
     after = runs_page(list_runs_query(tenant.business, filters), 1, page.next, 20, 30)
     assert len(after.items) == 10 and not set(r.id for r in after.items) & set(r.id for r in page.items)
