@@ -536,7 +536,16 @@ def login_cookie(port: int) -> str:
         response.read()
         if response.status != 302:
             raise RuntimeError(f"login answered {response.status}")
-        return response.getheader("Set-Cookie", "").split(";")[0]
+        cookie = response.getheader("Set-Cookie", "").split(";")[0]
+        # Follow the redirect, as a browser does: its page shows the "signed in" message and the
+        # session comes back without it. Kept, that message would be shown, and the session
+        # written again, on every page of the load.
+        status, headers, _ = http_get(
+            port, urlsplit(response.getheader("Location", "/")).path, {"Cookie": cookie}
+        )
+        if status != 200:
+            raise RuntimeError(f"the page after signing in answered {status}")
+        return headers.get("Set-Cookie", cookie).split(";")[0] or cookie
     finally:
         connection.close()
 
