@@ -311,7 +311,9 @@ def count_history(business: Business, filters: dict[str, Any] | None = None) -> 
         return count_rows(history_query(business, filters))
     counted = tuple(column for column in COUNTED_COLUMNS if filters.get(column))
     values = {f"counted_{column}": filters[column] for column in counted}
-    return int(db.session.scalar(_count_statement(counted), {"business_id": business.id, **values}) or 0)
+    # On the session's connection, not through the ORM: the sum is a plain column.
+    parameters = {"business_id": business.id, **values}
+    return int(db.session.connection().execute(_count_statement(counted), parameters).scalar() or 0)
 
 
 @lru_cache(maxsize=32)

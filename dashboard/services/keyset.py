@@ -138,7 +138,8 @@ def _first(stmt: Select, limit: int) -> Select:
 
 
 def _any(stmt: Select, older: bool, created_at: datetime, key: uuid.UUID) -> bool:
-    return bool(db.session.scalar(_exists(stmt, older), _at(created_at, key)))
+    # On the session's connection, not through the ORM: the answer is one plain value.
+    return bool(db.session.connection().execute(_exists(stmt, older), _at(created_at, key)).scalar())
 
 
 def cursor_page(
