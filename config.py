@@ -220,8 +220,8 @@ class Config:
     # audit entries older than AUDIT_RETENTION_DAYS are deleted.
     HISTORY_RETENTION_DAYS = _int("HISTORY_RETENTION_DAYS", 0)
     # Runs whose API record and /history row each process keeps, by the run's whole content (a run
-    # that changes is worked out again; dashboard/core/content_cache.py): about 5 KB a run. 0: none.
-    HISTORY_CACHE_ROWS = _int("HISTORY_CACHE_ROWS", 2000)
+    # that changes is worked out again; dashboard/core/content_cache.py): about 10 KB a run. 0: none.
+    HISTORY_CACHE_ROWS = _int("HISTORY_CACHE_ROWS", 1000)
     MAIL_RETENTION_DAYS = _int("MAIL_RETENTION_DAYS", 0)
     AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 0)
 
