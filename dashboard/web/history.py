@@ -184,13 +184,6 @@ def _list_context() -> dict[str, Any]:
         "args": args,
         "filtered": bool(args),
         "param_errors": param_errors,
-        "choices": {
-            "export_type": [(t, EXPORT_TYPE_LABELS.get(t, t)) for t in EXPORT_TYPES],
-            "format": [(f, FORMAT_LABELS.get(f, f)) for f in FORMATS],
-            "status": [(s, STATUS_LABELS.get(s, s)) for s in STATUSES],
-            "trigger": [(t, TRIGGER_LABELS.get(t, t)) for t in TRIGGERS],
-            "schedule_id": schedule_service.schedule_names(business),
-        },
     }
 
 
@@ -206,9 +199,36 @@ class RunsPager:
         self.older = encode_cursor(found.next) if found.next else None
 
 
+# The filters' fixed choices (the schedules are the business's own, read for each full page).
+_CHOICES = {
+    "export_type": tuple((t, EXPORT_TYPE_LABELS.get(t, t)) for t in EXPORT_TYPES),
+    "format": tuple((f, FORMAT_LABELS.get(f, f)) for f in FORMATS),
+    "status": tuple((s, STATUS_LABELS.get(s, s)) for s in STATUSES),
+    "trigger": tuple((t, TRIGGER_LABELS.get(t, t)) for t in TRIGGERS),
+}
+# The filter form, kept by what it shows: the filters' values, the schedules to choose from and
+# the app's root. Bounded: odd values in a URL only push out other kept forms.
+_FORMS = ContentCache(128)
+
+
+def filters_html(business: Any, args: dict[str, str]) -> Markup:
+    """The filter form above the table (history/partials/_filters.html)."""
+    schedules = tuple(schedule_service.schedule_names(business))
+    key = (tuple(sorted(args.items())), schedules, request.script_root)
+
+    def rendered() -> Markup:
+        template = current_app.jinja_env.get_template("history/partials/_filters.html")
+        return Markup(template.render(args=args, choices={**_CHOICES, "schedule_id": schedules}))
+
+    return _FORMS.get_or_make(key, rendered)
+
+
 @bp.route("/")
 def index():
-    return render_page("history/index.html", "history/partials/_list.html", **_list_context())
+    context = _list_context()
+    if not is_htmx():  # an htmx request swaps the table only: the form is already on the page
+        context["filters_html"] = filters_html(context["business"], context["args"])
+    return render_page("history/index.html", "history/partials/_list.html", **context)
 
 
 @bp.route("/<history_id>/row")

@@ -81,3 +81,15 @@ def test_size_zero_keeps_nothing(app, owner, tenant, make_run, api_token):
         assert owner.get(API, headers=headers).status_code == 200
         assert owner.get("/history/").status_code == 200
     assert len(history_service._RECORDS) == 0 and len(history_web._ROWS) == 0
+
+
+def test_the_kept_filter_form_follows_the_schedules_and_the_chosen_values(owner, tenant, make_schedule):
+    schedule = make_schedule(tenant.business, tenant.owner, name="Weekly sales")
+    assert ">Weekly sales</option>" in owner.get("/history/").get_data(as_text=True)
+    schedule.name = "Monday sales"
+    db.session.commit()
+    body = owner.get("/history/").get_data(as_text=True)
+    assert ">Monday sales</option>" in body and "Weekly sales" not in body
+    chosen = owner.get("/history/?status=FAILED").get_data(as_text=True)
+    assert '<option value="FAILED" selected>' in chosen and "1 on" in chosen
+    assert '<option value="FAILED" selected>' not in owner.get("/history/").get_data(as_text=True)
