@@ -151,12 +151,17 @@ def cursor_page(
     """The page `cursor` points at, of `stmt` (a Select over export_history ordered newest first
     by (created_at, id), as `history.list_runs_query` builds it). `read(select, parameters)` runs
     a Select and returns its rows. Reads page_size + 1 rows in the direction of travel (is there
-    more that way?) and asks one indexed EXISTS about the other way."""
+    more that way?); going newer, asks one indexed EXISTS about the older way (retention may have
+    taken the rows there)."""
     if cursor.older:
         rows = read(_after(stmt, page_size + 1), _at(cursor.created_at, cursor.id))
         more, rows = len(rows) > page_size, rows[:page_size]
         page = cursor.page
-        newer = bool(rows) and _any(stmt, False, rows[0].created_at, rows[0].id)
+        # Newer rows exist: the cursor's own row, the last of the page before, is newer than
+        # these, and only retention deletes runs, oldest first. Should it have taken every newer
+        # one, the link back still works: it finds nothing newer and shows the first page.
+        # (Asking the database cost each cursor page a sixth of its CPU.)
+        newer = bool(rows)
         older = more
     else:
         rows = read(_before_ascending(stmt, page_size + 1), _at(cursor.created_at, cursor.id))

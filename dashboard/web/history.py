@@ -7,6 +7,7 @@ once the run has finished the row renders without it, so the polling stops by it
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request, url_for
@@ -78,9 +79,15 @@ class _RowContext:
     for each of a row's links cost a fifth of a history page) and the business's timezone."""
 
     def __init__(self) -> None:
-        self.link_patterns = {name: url_for(f"history.{name}", history_id=_ID) for name in RUN_LINKS}
+        self.link_patterns = _link_patterns(request.script_root)
         business = current_business()
         self.timezone = business.timezone if business else "UTC"
+
+
+@lru_cache(maxsize=8)
+def _link_patterns(script_root: str) -> dict[str, str]:
+    """A run's page links with a placeholder id, the same for every request of an app root."""
+    return {name: url_for(f"history.{name}", history_id=_ID) for name in RUN_LINKS}
 
 
 def _row_context() -> _RowContext:
