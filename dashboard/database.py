@@ -15,7 +15,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA mmap_size=268435456")
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
     except Exception:  # an in-memory database has no WAL; nothing to do
