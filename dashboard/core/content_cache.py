@@ -61,6 +61,12 @@ class ContentCache:
                 self._items.popitem(last=False)
         return value
 
+    def sized(self, maxsize: int) -> ContentCache:
+        """This cache, bounded at `maxsize` (a setting read on each use: changing it takes effect)."""
+        if maxsize != self.maxsize:
+            self.resize(maxsize)
+        return self
+
     def resize(self, maxsize: int) -> None:
         with self._lock:
             self.maxsize = maxsize

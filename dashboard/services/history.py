@@ -293,10 +293,8 @@ def kept_rows_size() -> int:
 
 def present_listed(runs: list[ListedRun]) -> list[dict[str, Any]]:
     """history_to_dict of each listed run, kept by its content. Shared: never change one."""
-    size = kept_rows_size()
-    if _RECORDS.maxsize != size:
-        _RECORDS.resize(size)
-    return [_RECORDS.get_or_make(run.content_key, lambda run=run: history_to_dict(run)) for run in runs]
+    kept = _RECORDS.sized(kept_rows_size())
+    return [kept.get_or_make(run.content_key, lambda run=run: history_to_dict(run)) for run in runs]
 
 
 def count_history(business: Business, filters: dict[str, Any] | None = None) -> int:

@@ -135,9 +135,7 @@ _ROW_CSRF = Markup("<!--row-csrf-->")  # escaped text can never hold it: "<" is 
 
 def rows_html(runs: list[service.ListedRun]) -> Markup:
     """The table rows (_rows.html) of a page of listed runs."""
-    size = service.kept_rows_size()
-    if _ROWS.maxsize != size:
-        _ROWS.resize(size)
+    kept = _ROWS.sized(service.kept_rows_size())
     context = _row_context()
     scope = (context.timezone, context.link_patterns["row"])
     template = current_app.jinja_env.get_template("history/partials/_rows.html")
@@ -146,7 +144,7 @@ def rows_html(runs: list[service.ListedRun]) -> Markup:
         return template.render(runs=[run_view(run)], row_csrf=_ROW_CSRF)
 
     parts = [
-        _ROWS.get_or_make(
+        kept.get_or_make(
             None if run.content_key is None else (run.content_key, *scope),
             lambda run=run: rendered(run),
         )

@@ -77,3 +77,12 @@ def test_threads_sharing_a_cache_get_consistent_values_within_its_bound():
     for thread in threads:
         thread.join()
     assert errors == [] and len(cache) <= 50
+
+
+def test_sized_follows_a_setting_read_on_each_use():
+    cache = ContentCache(0)
+    assert cache.sized(2) is cache and cache.maxsize == 2
+    for key in (b"a", b"b", b"c"):
+        cache.sized(2).get_or_make(key, lambda key=key: key)
+    assert len(cache) == 2
+    assert len(cache.sized(0)) == 0
