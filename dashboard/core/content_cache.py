@@ -73,10 +73,5 @@ class ContentCache:
             while len(self._items) > max(maxsize, 0):
                 self._items.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
     def __len__(self) -> int:
         return len(self._items)

@@ -70,9 +70,6 @@ def _zone_named(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-# The lists' statements are kept once built, per business and filters (a Select never changes
-# once made): building one cost as much CPU as the database's answer to it, on every request.
-# As many are kept as of the cursor pages' statements (services/keyset.py).
 LIST_FILTERS = ("export_type", "format", "status", "trigger", "schedule_id", "start_date", "end_date")
 
 
@@ -154,6 +151,9 @@ def list_runs_query(business: Business, filters: dict[str, Any] | None = None) -
         return _list_statement.__wrapped__(business.id, business.timezone, key)
 
 
+# The lists' statements are kept once built, per business and filters (a Select never changes
+# once made): building one cost as much CPU as the database's answer to it, on every request.
+# As many are kept as of the cursor pages' statements (services/keyset.py).
 @lru_cache(maxsize=KEPT_STATEMENTS)
 def _list_statement(business_id: Any, timezone: str | None, filter_key: tuple) -> Select:
     columns = [
@@ -277,7 +277,7 @@ def listed_runs(rows: list[Any]) -> list[ListedRun]:
     for run in runs:
         files = by_run.get(run._row[_ID_AT], [])
         run._files = files
-        run.content_key = content_key(run._row, [tuple(f) for f in files]) if files else content_key(run._row)
+        run.content_key = content_key(run._row, [tuple(f) for f in files])
     return runs
 
 

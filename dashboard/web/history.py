@@ -139,14 +139,10 @@ def rows_html(runs: list[service.ListedRun]) -> Markup:
     context = _row_context()
     scope = (context.timezone, context.link_patterns["row"])
     template = current_app.jinja_env.get_template("history/partials/_rows.html")
-
-    def rendered(run: service.ListedRun) -> str:
-        return template.render(runs=[run_view(run)], row_csrf=_ROW_CSRF)
-
     parts = [
         kept.get_or_make(
             None if run.content_key is None else (run.content_key, *scope),
-            lambda run=run: rendered(run),
+            lambda run=run: template.render(runs=[run_view(run)], row_csrf=_ROW_CSRF),
         )
         for run in runs
     ]
