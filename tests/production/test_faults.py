@@ -197,7 +197,10 @@ def test_graceful_stop_hands_a_running_export_back_to_another_instance(prod_db, 
     puts the run back to PENDING with its claim withdrawn, and another instance runs it: the same
     record completes, nothing FAILED, one file."""
     env = fleet.env(prod_db.url, **FAST, **s3_env(s3_server, s3_bucket), EXPORT_WORKERS="1")
-    stopping = fleet.start({**env, "GRACEFUL_TIMEOUT": "4"}, workers=1, wait=False)
+    # 3 s is all hand-back reserve (HANDBACK_RESERVE in gunicorn.conf.py): the running export gets
+    # no time to finish, however fast the machine. With 4 s it had one second, and a 30,000-row
+    # export sometimes finished in it (nothing was then handed back).
+    stopping = fleet.start({**env, "GRACEFUL_TIMEOUT": "3"}, workers=1, wait=False)
     other = fleet.start(env, workers=1, wait=False)
     stopping.wait_healthy()
     other.wait_healthy()
