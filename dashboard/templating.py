@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Flask, has_request_context, request, url_for
 from flask_login import current_user
 
+from dashboard.core.csrf_tokens import kept_csrf_token
 from dashboard.core.display import date_display, datetime_display, mb_display, size_display
 from dashboard.core.version import app_version
 from dashboard.htmx import htmx_source
@@ -45,6 +46,7 @@ def kept_url_for(endpoint: str, **values: object) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["url_for"] = kept_url_for
+    app.jinja_env.globals["csrf_token"] = kept_csrf_token
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["utctime"] = utc_time
     app.jinja_env.filters["date_display"] = date_display

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.exceptions import ServiceUnavailable
 
 from dashboard.core.content_cache import ContentCache
+from dashboard.core.csrf_tokens import kept_csrf_token
 from dashboard.core.display import datetime_display
 from dashboard.core.errors import NotPossible, PageNotFound, ValidationError
 from dashboard.core.labels import EXPORT_TYPE_LABELS, FORMAT_LABELS, STATUS_LABELS, TRIGGER_LABELS
@@ -147,7 +147,7 @@ def rows_html(runs: list[service.ListedRun]) -> Markup:
         for run in runs
     ]
     # The newline the one-loop template wrote before its first row: the same page, byte for byte.
-    return Markup("\n" + "".join(parts).replace(_ROW_CSRF, escape(generate_csrf())))
+    return Markup("\n" + "".join(parts).replace(_ROW_CSRF, escape(kept_csrf_token())))
 
 
 # --------------------------------------------------------------------------------------------
