@@ -89,12 +89,14 @@ def decode_cursor(token: str) -> Cursor:
 
 @dataclass
 class CursorPage:
-    """One page of rows and the cursors of its neighbours (None at either end)."""
+    """One page of rows and the cursors of its neighbours (None at either end); `total` is how many
+    the whole list holds, when the page's reader knows it (services/history.runs_page does)."""
 
     items: list[Any]
     page: int
     next: Cursor | None
     previous: Cursor | None
+    total: int | None = None
 
 
 # The statements a cursor page runs are built once for each list statement (a business's list with

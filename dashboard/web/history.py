@@ -7,7 +7,7 @@ once the run has finished the row renders without it, so the polling stops by it
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request, url_for
@@ -168,13 +168,14 @@ def _params() -> tuple[dict[str, Any], dict[str, list[str]]]:
 def _list_context() -> dict[str, Any]:
     business = require_business()
     params, param_errors = _params()
-    count = service.count_history(business, params)
+    # Counted at most once, and only when the page's rows do not carry the count (runs_page).
+    count = cache(partial(service.count_history, business, params))
     stmt = service.list_runs_query(business, params)
     try:
         found = service.runs_page(stmt, params["page"], params["cursor"], PAGE_SIZE, count)
     except PageNotFound:
         # A page past the end (runs were cleaned up since the link was made): the last page.
-        last = max(1, -(-count // PAGE_SIZE))
+        last = max(1, -(-count() // PAGE_SIZE))
         found = service.runs_page(stmt, last, None, PAGE_SIZE, count)
     args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
     runs = service.listed_runs(found.items)
@@ -182,7 +183,7 @@ def _list_context() -> dict[str, Any]:
         "business": business,
         "runs": runs,
         "rows_html": rows_html(runs),
-        "page": RunsPager(found, count, PAGE_SIZE),
+        "page": RunsPager(found, found.total or 0, PAGE_SIZE),
         "args": args,
         "filtered": bool(args),
         "param_errors": param_errors,
