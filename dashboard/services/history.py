@@ -423,34 +423,24 @@ def runs_page(
         return count() if callable(count) else count
 
     page = max(1, int(page))
-    if (cursor is not None or page == 1) and _carries_count(stmt):
-        if cursor is not None:
-            found = cursor_page(stmt, cursor, page_size, read)
-        else:
-            found = CursorPage(page_items(stmt, page_size, 0, read), 1, None, None)
-        if found.items:
-            found.total = int(found.items[0][-1])
-        else:  # page 1 of nothing is an empty list (counted 0, or its rows are gone all the same)
-            found.total = 0 if cursor is None else total()
-        if cursor is None:
-            found.next, found.previous = neighbours_of_offset_page(
-                stmt, found.items, 1, page_size, found.total
-            )
-        return found
-    counted = total()
+    carried = (cursor is not None or page == 1) and _carries_count(stmt)
+    counted = None if carried else total()
     if counted == 0 and (cursor is not None or page == 1):
         # Nothing matches: a rare filter would otherwise walk the whole business's index looking
         # for a first row. (Page 2 of nothing is still a 404 below.)
         return CursorPage([], 1, None, None, 0)
     if cursor is not None:
         found = cursor_page(stmt, cursor, page_size, read)
-        found.total = counted
-        return found
-    if is_past_the_end(page, page_size, counted):
-        raise past_the_end(page, counted)
-    rows = page_items(stmt, page_size, offset_of(page, page_size), read)
-    nxt, previous = neighbours_of_offset_page(stmt, rows, page, page_size, counted)
-    return CursorPage(rows, page, nxt, previous, counted)
+    else:
+        if counted is not None and is_past_the_end(page, page_size, counted):
+            raise past_the_end(page, counted)
+        found = CursorPage(page_items(stmt, page_size, offset_of(page, page_size), read), page, None, None)
+    if counted is None:  # the rows carry it; page 1 of nothing is an empty list all the same
+        counted = int(found.items[0][-1]) if found.items else (0 if cursor is None else total())
+    found.total = counted
+    if cursor is None:
+        found.next, found.previous = neighbours_of_offset_page(stmt, found.items, page, page_size, counted)
+    return found
 
 
 def _carries_count(stmt: Select) -> bool:
