@@ -58,7 +58,12 @@ class NotPossible(Exception):
 
 
 class PageNotFound(Exception):
-    """A page past the end of a paginated list (the API answers 404)."""
+    """A page past the end of a paginated list (the API answers 404); `total`: how many the list
+    holds (the dashboard shows its last page instead)."""
+
+    def __init__(self, message: str, total: int = 0) -> None:
+        super().__init__(message)
+        self.total = total
 
 
 class NotFound(Exception):

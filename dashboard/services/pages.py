@@ -31,7 +31,7 @@ def count_rows(stmt: Select) -> int:
 
 
 def past_the_end(page: int, count: int) -> PageNotFound:
-    return PageNotFound(f"Page {page} is past the end ({count} results).")
+    return PageNotFound(f"Page {page} is past the end ({count} results).", count)
 
 
 # From this offset on, a page's rows are found by id first (see page_items).

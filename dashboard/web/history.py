@@ -7,7 +7,7 @@ once the run has finished the row renders without it, so the polling stops by it
 
 from __future__ import annotations
 
-from functools import cache, lru_cache, partial
+from functools import lru_cache, partial
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request, url_for
@@ -168,15 +168,15 @@ def _params() -> tuple[dict[str, Any], dict[str, list[str]]]:
 def _list_context() -> dict[str, Any]:
     business = require_business()
     params, param_errors = _params()
-    # Counted at most once, and only when the page's rows do not carry the count (runs_page).
-    count = cache(partial(service.count_history, business, params))
+    # Counted only when the page's rows do not carry the count (runs_page).
+    count = partial(service.count_history, business, params)
     stmt = service.list_runs_query(business, params)
     try:
         found = service.runs_page(stmt, params["page"], params["cursor"], PAGE_SIZE, count)
-    except PageNotFound:
+    except PageNotFound as past:
         # A page past the end (runs were cleaned up since the link was made): the last page.
-        last = max(1, -(-count() // PAGE_SIZE))
-        found = service.runs_page(stmt, last, None, PAGE_SIZE, count)
+        last = max(1, -(-past.total // PAGE_SIZE))
+        found = service.runs_page(stmt, last, None, PAGE_SIZE, past.total)
     args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
     runs = service.listed_runs(found.items)
     return {

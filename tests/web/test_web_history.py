@@ -84,6 +84,9 @@ def test_history_pages(owner, tenant, make_run):
     assert first.count('<tr id="run-') == 20 and "Page 1 of 2" in first and "Older →" in first
     second = owner.get("/history/?page=2", headers=HX).get_data(as_text=True)
     assert second.count('<tr id="run-') == 5 and "← Newer" in second
+    # A page past the end (runs cleaned up since the link was made) shows the last page.
+    beyond = owner.get("/history/?page=9").get_data(as_text=True)
+    assert beyond.count('<tr id="run-') == 5 and "Page 2 of 2 · 25 in all" in beyond
 
 
 def test_history_pages_move_by_cursor_and_keep_the_filters(owner, tenant, make_run):
