@@ -222,6 +222,9 @@ class Config:
     # Runs whose API record and /history row each process keeps, by the run's whole content (a run
     # that changes is worked out again; dashboard/core/content_cache.py): about 10 KB a run. 0: none.
     HISTORY_CACHE_ROWS = _int("HISTORY_CACHE_ROWS", 1000)
+    # /history pages each process keeps whole, by everything they show (a page whose runs, pager,
+    # filters or frame changed is rendered again; dashboard/web/kept_pages.py): about 40 KB a page.
+    HISTORY_CACHE_PAGES = _int("HISTORY_CACHE_PAGES", 200)
     MAIL_RETENTION_DAYS = _int("MAIL_RETENTION_DAYS", 0)
     AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 0)
 

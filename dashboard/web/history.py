@@ -55,6 +55,7 @@ from dashboard.web.common import (
     toast,
 )
 from dashboard.web.failure_view import failure_view
+from dashboard.web.kept_pages import render_kept_page
 from dashboard.web.limits import run_limited
 
 bp = Blueprint("history", __name__, url_prefix="/history")
@@ -178,11 +179,9 @@ def _list_context() -> dict[str, Any]:
         last = max(1, -(-past.total // PAGE_SIZE))
         found = service.runs_page(stmt, last, None, PAGE_SIZE, past.total)
     args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
-    runs = service.listed_runs(found.items)
     return {
         "business": business,
-        "runs": runs,
-        "rows_html": rows_html(runs),
+        "runs": service.listed_runs(found.items),
         "page": RunsPager(found, found.total or 0, PAGE_SIZE),
         "args": args,
         "filtered": bool(args),
@@ -201,6 +200,9 @@ class RunsPager:
         self.newer = encode_cursor(found.previous) if found.previous else None
         self.older = encode_cursor(found.next) if found.next else None
 
+    def key(self) -> tuple[Any, ...]:
+        return (self.total, self.pages, self.page, self.newer, self.older)
+
 
 # The filters' fixed choices (the schedules are the business's own, read for each full page).
 _CHOICES = {
@@ -214,9 +216,8 @@ _CHOICES = {
 _FORMS = ContentCache(128)
 
 
-def filters_html(business: Any, args: dict[str, str]) -> Markup:
+def filters_html(args: dict[str, str], schedules: tuple[tuple[str, str], ...]) -> Markup:
     """The filter form above the table (history/partials/_filters.html)."""
-    schedules = tuple(schedule_service.schedule_names(business))
     key = (tuple(sorted(args.items())), schedules, request.script_root)
 
     def rendered() -> Markup:
@@ -226,12 +227,31 @@ def filters_html(business: Any, args: dict[str, str]) -> Markup:
     return _FORMS.get_or_make(key, rendered)
 
 
+def _page_key(context: dict[str, Any], schedules: tuple | None) -> tuple[Any, ...] | None:
+    """Everything the table (and the filter form above it) is made of, or None when a run on the
+    page cannot be keyed (then the page is rendered, and not kept)."""
+    runs = tuple(run.content_key for run in context["runs"])
+    if None in runs:
+        return None
+    errors = tuple((field, tuple(messages)) for field, messages in context["param_errors"].items())
+    timezone = context["business"].timezone
+    return (runs, timezone, context["page"].key(), tuple(sorted(context["args"].items())), errors, schedules)
+
+
 @bp.route("/")
 def index():
     context = _list_context()
-    if not is_htmx():  # an htmx request swaps the table only: the form is already on the page
-        context["filters_html"] = filters_html(context["business"], context["args"])
-    return render_page("history/index.html", "history/partials/_list.html", **context)
+    # An htmx request swaps the table only: the filter form is already on the page.
+    schedules = None if is_htmx() else tuple(schedule_service.schedule_names(context["business"]))
+
+    def rendered() -> dict[str, Any]:
+        context["rows_html"] = rows_html(context["runs"])
+        if schedules is not None:
+            context["filters_html"] = filters_html(context["args"], schedules)
+        return context
+
+    key = _page_key(context, schedules)
+    return render_kept_page("history/index.html", "history/partials/_list.html", key, rendered)
 
 
 @bp.route("/<history_id>/row")

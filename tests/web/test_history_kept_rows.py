@@ -18,7 +18,8 @@ def _tokens(body: str) -> set[str]:
     return set(re.findall(r'name="csrf_token" value="([^"]+)"', body))
 
 
-def test_a_run_that_changes_is_shown_as_it_is_now(owner, tenant, make_run, api_token):
+def test_a_run_that_changes_is_shown_as_it_is_now(app, owner, tenant, make_run, api_token):
+    app.config["HISTORY_CACHE_PAGES"] = 0  # the rows, not the whole page (tests/web/test_kept_pages.py)
     run = make_run(tenant.business, schedule_name="Nightly sales", record_count=120)
     headers = api_token(tenant.owner, tenant.business)
     for _ in range(2):  # the second time from what was kept
