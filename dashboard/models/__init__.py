@@ -21,6 +21,7 @@ from dashboard.models.pos import (
     User,
 )
 from dashboard.models.presets import SchedulePreset
+from dashboard.models.schedules_stamp import SQLITE_DDL as _stamp_triggers  # noqa: F401 - installs them
 
 __all__ = [
     "ApiToken",

@@ -36,6 +36,9 @@ class Business(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Moved on by the database whenever a schedule of the business is added, removed or renamed
+    # (models/schedules_stamp.py): what is made of the schedules' names is kept by it.
+    schedules_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="business")
 

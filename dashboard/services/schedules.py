@@ -17,6 +17,7 @@ from sqlalchemy import Select, bindparam, case, func, select, update
 from sqlalchemy.orm import selectinload
 
 from dashboard.automation.calculator import ScheduleCalculator, next_occurrences
+from dashboard.core.content_cache import ContentCache
 from dashboard.core.errors import ValidationError
 from dashboard.extensions import db
 from dashboard.models.automation import ExportHistory, ExportSchedule
@@ -246,10 +247,20 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def schedule_names(business: Business) -> list[tuple[str, str]]:
-    """(id, name) of every schedule of the business, in list order: a filter's choices."""
-    rows = db.session.connection().execute(_schedule_names_statement(), {"business_id": business.id})
-    return [(str(schedule_id), name) for schedule_id, name in rows]
+# The names by (business, schedules stamp): the database moves the stamp on whenever a schedule of
+# the business is added, removed or renamed (models/schedules_stamp.py), so nothing kept is stale.
+_NAMES = ContentCache(4096)
+
+
+def schedule_names(business: Business) -> tuple[tuple[str, str], ...]:
+    """(id, name) of every schedule of the business, in list order: a filter's choices. Shared
+    between requests: a tuple, never changed."""
+
+    def read() -> tuple[tuple[str, str], ...]:
+        rows = db.session.connection().execute(_schedule_names_statement(), {"business_id": business.id})
+        return tuple((str(schedule_id), name) for schedule_id, name in rows)
+
+    return _NAMES.get_or_make((business.id, business.schedules_stamp), read)
 
 
 @cache

@@ -242,7 +242,7 @@ def _page_key(context: dict[str, Any], schedules: tuple | None) -> tuple[Any, ..
 def index():
     context = _list_context()
     # An htmx request swaps the table only: the filter form is already on the page.
-    schedules = None if is_htmx() else tuple(schedule_service.schedule_names(context["business"]))
+    schedules = None if is_htmx() else schedule_service.schedule_names(context["business"])
 
     def rendered() -> dict[str, Any]:
         context["rows_html"] = rows_html(context["runs"])

@@ -189,7 +189,7 @@ def test_the_migration_fills_the_counts_and_installs_the_triggers(tmp_path, empt
     url = empty_database
     flask_db(tmp_path, url, "upgrade", "7b1e2c4d9a10")  # the schema before the counts
     engine = create_engine(url)
-    business = Business.__table__
+    business = table_as_migrated(engine, Business.__table__)
     shop_id = uuid.uuid4()
     old_history = table_as_migrated(engine, ExportHistory.__table__)
     with engine.begin() as connection:

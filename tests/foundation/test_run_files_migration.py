@@ -54,7 +54,7 @@ def test_existing_runs_keep_their_file_as_their_first_run_file(tmp_path, empty_d
     old_history = table_as_migrated(engine, ExportHistory.__table__)
     with engine.begin() as connection:
         connection.execute(
-            insert(Business.__table__),
+            insert(table_as_migrated(engine, Business.__table__)),
             [{"id": shop_id, "name": "Old Shop", "timezone": "UTC", "currency": "USD"}],
         )
         for run in (emailed, cleaned, failed):

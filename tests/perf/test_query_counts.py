@@ -148,8 +148,10 @@ def test_schedules_list_api_queries_do_not_grow_with_page_size(client, tenant, b
 def test_history_page_queries_do_not_grow_with_rows(client, auth, tenant):
     auth.login(tenant.owner.email)
     add_runs(tenant, 1)
+    client.get("/history/")  # the schedules' names, read once for the business's stamp
     small = statements_for(client, "/history/")
-    add_runs(tenant, ROWS - 1, start=1)
+    add_runs(tenant, ROWS - 1, start=1)  # with schedules of their own: their names are read once
+    client.get("/history/")
     large = statements_for(client, "/history/")
     assert_no_growth(small, large, "/history/")
 
@@ -218,3 +220,24 @@ def test_a_signed_in_page_reads_the_person_and_memberships_in_one_statement(clie
     membership_reads = [s for s in statements if "memberships" in s]
     assert len(membership_reads) == 1, membership_reads
     assert "FROM users" in membership_reads[0]
+
+
+def test_the_history_page_reads_the_schedules_names_again_only_when_they_changed(client, auth, tenant):
+    """Issue 21: the filter's schedule names are kept by the business's schedules stamp, which the
+    person's sign-in reads anyway: a page reads them once, and again after a rename."""
+    auth.login(tenant.owner.email)
+    (schedule,) = add_schedules(tenant, 1)
+
+    def names_read() -> int:
+        return sum(
+            "SELECT export_schedules.id, export_schedules.name" in s
+            for s in statements_for(client, "/history/")
+        )
+
+    assert names_read() == 1
+    assert names_read() == 0
+    schedule.name = "Renamed"
+    db.session.commit()
+    assert names_read() == 1
+    assert names_read() == 0
+    assert "Renamed</option>" in client.get("/history/").get_data(as_text=True)
