@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import DDL, ForeignKey, Integer, String, event
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.extensions import db
+from dashboard.models.triggers import install_with_table
 from dashboard.models.types import GUID
 
 COUNTED_COLUMNS = ("export_type", "format", "status", "trigger")
@@ -153,16 +154,5 @@ class ExportHistoryCount(db.Model):
     runs: Mapped[int] = mapped_column(Integer, default=0)
 
 
-def _attach_triggers() -> None:
-    # db.create_all() (tests, `flask db`-less set-ups) installs the triggers with the table; the
-    # migrations install them with their own frozen copy.
-    history = db.metadata.tables["export_history"]
-    for statement in SQLITE_DDL:
-        event.listen(history, "after_create", DDL(statement).execute_if(dialect="sqlite"))
-    for statement in POSTGRESQL_DDL:
-        event.listen(history, "after_create", DDL(statement).execute_if(dialect="postgresql"))
-    for statement in POSTGRESQL_DROP:
-        event.listen(history, "after_drop", DDL(statement).execute_if(dialect="postgresql"))
-
-
-_attach_triggers()
+# db.create_all() installs the triggers with the table; the migrations with their own frozen copy.
+install_with_table("export_history", SQLITE_DDL, POSTGRESQL_DDL, POSTGRESQL_DROP)

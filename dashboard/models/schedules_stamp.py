@@ -19,10 +19,8 @@ export_schedules on SQLite must create them again.
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, event
-
-from dashboard.extensions import db
 from dashboard.models import automation  # noqa: F401 - export_schedules must be in the metadata
+from dashboard.models.triggers import install_with_table
 
 _BUMP = "UPDATE businesses SET schedules_stamp = schedules_stamp + 1"
 
@@ -76,15 +74,5 @@ POSTGRESQL_DROP = (
 )
 
 
-def _attach_triggers() -> None:
-    # db.create_all() installs the triggers with the table; the migrations with their own copy.
-    schedules = db.metadata.tables["export_schedules"]
-    for statement in SQLITE_DDL:
-        event.listen(schedules, "after_create", DDL(statement).execute_if(dialect="sqlite"))
-    for statement in POSTGRESQL_DDL:
-        event.listen(schedules, "after_create", DDL(statement).execute_if(dialect="postgresql"))
-    for statement in POSTGRESQL_DROP:
-        event.listen(schedules, "after_drop", DDL(statement).execute_if(dialect="postgresql"))
-
-
-_attach_triggers()
+# db.create_all() installs the triggers with the table; the migrations with their own frozen copy.
+install_with_table("export_schedules", SQLITE_DDL, POSTGRESQL_DDL, POSTGRESQL_DROP)
