@@ -64,6 +64,10 @@ class Config:
     DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
     # Seconds to wait for a new PostgreSQL connection: a dead server answers /healthz quickly.
     DB_CONNECT_TIMEOUT = _int("DB_CONNECT_TIMEOUT", 10)
+    # psycopg prepares a statement once a connection has run it this many times, and PostgreSQL
+    # plans it no more (dashboard/read_only_requests.py). 0: never (PgBouncer in transaction mode
+    # before 1.21, or without max_prepared_statements).
+    DB_PREPARE_THRESHOLD = _int("DB_PREPARE_THRESHOLD", 5)
     # Links in e-mails; unset: the served host and port (dashboard/base_url.py), with a warning in
     # production.
     BASE_URL = os.environ.get("BASE_URL", "").rstrip("/")

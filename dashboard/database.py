@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from dashboard import read_only_requests
 from dashboard.core import fast_json
 from dashboard.extensions import db
 
@@ -46,6 +47,10 @@ def configure_engine_options(app: Flask) -> None:
         if uri.startswith("postgresql"):
             options.setdefault("connect_args", {})
             options["connect_args"].setdefault("connect_timeout", app.config.get("DB_CONNECT_TIMEOUT", 10))
+            # psycopg prepares a statement run this many times on a connection (0: never; behind
+            # PgBouncer in transaction mode without max_prepared_statements). read_only_requests.py.
+            threshold = int(app.config.get("DB_PREPARE_THRESHOLD", 5) or 0)
+            options["connect_args"].setdefault("prepare_threshold", threshold or None)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -54,6 +59,7 @@ def init_app(app: Flask) -> None:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        read_only_requests.init_app(app, engine)
 
 
 def close_at_exit(app: Flask) -> None:

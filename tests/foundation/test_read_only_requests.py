@@ -1,0 +1,72 @@
+"""On PostgreSQL a request that only read ends with COMMIT, so psycopg keeps the statements it
+prepared (issue 21, dashboard/read_only_requests.py); anything that wrote, or raised, still ends
+with a rollback and keeps nothing it did not commit itself."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+
+from dashboard.extensions import db
+from dashboard.models import Business
+from tests.automation.runner_helpers import TEST_DATABASE_URL
+from tests.conftest import PASSWORD, Factory
+
+pytestmark = pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="PostgreSQL only: SQLite prepares nothing and reads without BEGIN"
+)
+
+
+def test_a_page_read_again_and_again_is_planned_no_more(app_factory):
+    # An app of its own, outside any test app context: every request its own session, ended at the
+    # request's end, as in production.
+    served = app_factory()
+    with served.app_context():
+        owner = Factory(served).user(
+            Factory(served).business("Prepared Shop"), email="owner@prepared.example.com"
+        )
+        email = owner.email
+    client = served.test_client()
+    assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 302
+    for _ in range(8):
+        assert client.get("/history/").status_code == 200
+    with served.app_context():  # one connection served every request (one at a time)
+        prepared = db.session.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+        db.session.rollback()
+    assert any("FROM users" in statement for statement in prepared), prepared
+
+
+@pytest.mark.parametrize("threshold", [0, 5])
+def test_a_statement_is_prepared_after_the_threshold_and_never_with_zero(app_factory, threshold):
+    app = app_factory(DB_PREPARE_THRESHOLD=threshold)
+    with app.app_context():
+        for _ in range(8):  # in one transaction: prepared at the sixth run with a threshold of 5
+            db.session.execute(select(Business.name).where(Business.name == "x")).all()
+        prepared = db.session.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+        db.session.rollback()
+    assert bool(prepared) is (threshold == 5), prepared
+
+
+@pytest.mark.parametrize("how", ["changed", "flushed", "core update", "raised"])
+def test_a_request_that_wrote_without_committing_keeps_nothing(app, client, tenant, how):
+    business_id = tenant.business.id
+
+    @app.route(f"/_test/write/{how.replace(' ', '-')}")
+    def write():
+        business = db.session.get(Business, business_id)
+        if how == "core update":
+            db.session.execute(update(Business).where(Business.id == business_id).values(name="Written"))
+        else:
+            business.name = "Written"
+        if how in ("flushed", "raised"):
+            db.session.flush()
+        if how == "raised":
+            raise RuntimeError("after writing")
+        return "done"
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.get(f"/_test/write/{how.replace(' ', '-')}")
+    assert response.status_code == (500 if how == "raised" else 200)
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Business, business_id).name == "Test Shop"
