@@ -58,6 +58,9 @@ def init_app(app: Flask) -> None:
     def inject_layout():
         memberships = current_user_memberships()
         return {
+            # Flask-WTF's own context processor (registered before this one) names its signing
+            # generate_csrf; this one comes later, so templates get the kept token.
+            "csrf_token": kept_csrf_token,
             "htmx": htmx,
             "current_membership": current_membership() if current_user.is_authenticated else None,
             "current_business": current_business() if current_user.is_authenticated else None,

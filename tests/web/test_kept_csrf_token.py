@@ -4,9 +4,13 @@ time limit set each page signs its own as Flask-WTF does."""
 
 from __future__ import annotations
 
+import itertools
 import re
+import time
 
+import flask_wtf.csrf
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from dashboard.core import csrf_tokens
 from dashboard.extensions import db
@@ -45,7 +49,23 @@ def careful(app_factory):
         yield application, clients
 
 
-def test_a_session_keeps_its_token_and_it_is_accepted(careful):
+@pytest.fixture
+def ticking_clock(monkeypatch):
+    """Every CSRF signing a second after the one before: a token signed again is another token
+    (the test passed by luck when both signings fell within one second)."""
+    seconds = itertools.count(int(time.time()))
+
+    class TickingSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return next(seconds)
+
+    class TickingSerializer(URLSafeTimedSerializer):
+        default_signer = TickingSigner
+
+    monkeypatch.setattr(flask_wtf.csrf, "URLSafeTimedSerializer", TickingSerializer)
+
+
+def test_a_session_keeps_its_token_and_it_is_accepted(careful, ticking_clock):
     application, (carla, cody) = careful
     with application.app_context():
         first = _page_tokens(carla)
