@@ -35,7 +35,10 @@ def _note_write(conn, cursor, statement: str, parameters, context, executemany) 
 
 
 def _forget_write(conn) -> None:
-    conn.info.pop(_WROTE, None)
+    # An invalidated connection (the server went away) has no info to read: asking for it would
+    # reconnect mid-rollback, and its next connection starts with info of its own.
+    if not conn.invalidated:
+        conn.info.pop(_WROTE, None)
 
 
 def _commit_if_read_only(exc: BaseException | None) -> None:
@@ -44,14 +47,17 @@ def _commit_if_read_only(exc: BaseException | None) -> None:
     session = db.session()
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
-    connection = session.connection()
-    if connection.info.get(_WROTE):
-        return
     try:
+        connection = session.connection()
+        if connection.invalidated or connection.info.get(_WROTE):
+            return
         session.commit()
     except Exception:  # the connection died meanwhile: what follows rolls back, as it always did
         log.debug("could not end a read-only transaction with COMMIT", exc_info=True)
-        session.rollback()
+        try:
+            session.rollback()
+        except Exception:  # the session's removal, next, discards the connection
+            log.debug("could not roll back either", exc_info=True)
 
 
 def init_app(app: Flask, engine: Engine) -> None:
