@@ -254,7 +254,9 @@ _NAMES = ContentCache(4096)
 
 def schedule_names(business: Business) -> tuple[tuple[str, str], ...]:
     """(id, name) of every schedule of the business, in list order: a filter's choices. Shared
-    between requests: a tuple, never changed."""
+    between requests: a tuple, never changed. For pages that read: a request that changes the
+    business's schedules must commit before it asks (until then the business it holds has the
+    stamp it read, and the names it reads would be kept under it)."""
 
     def read() -> tuple[tuple[str, str], ...]:
         rows = db.session.connection().execute(_schedule_names_statement(), {"business_id": business.id})

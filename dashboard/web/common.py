@@ -32,9 +32,14 @@ def vary_on_htmx(response: Response) -> Response:
     return response
 
 
+def page_template(full_template: str, partial_template: str) -> str:
+    """The full page for a normal visit, the partial for htmx."""
+    return partial_template if is_htmx() else full_template
+
+
 def render_page(full_template: str, partial_template: str, status: int = 200, **context: Any) -> Response:
     """The full page for a normal visit, the partial for htmx; either way `Vary: HX-Request`."""
-    template = partial_template if is_htmx() else full_template
+    template = page_template(full_template, partial_template)
     response = make_response(render_template(template, **context), status)
     return vary_on_htmx(response)
 

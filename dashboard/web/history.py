@@ -204,7 +204,7 @@ class RunsPager:
         return (self.total, self.pages, self.page, self.newer, self.older)
 
 
-# The filters' fixed choices (the schedules are the business's own, read for each full page).
+# The filters' fixed choices (the schedules are the business's own: services.schedules.schedule_names).
 _CHOICES = {
     "export_type": tuple((t, EXPORT_TYPE_LABELS.get(t, t)) for t in EXPORT_TYPES),
     "format": tuple((f, FORMAT_LABELS.get(f, f)) for f in FORMATS),

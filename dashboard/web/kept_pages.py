@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import current_app, make_response, render_template, request, session
+from flask import Response, current_app, make_response, render_template, request, session
 from flask_login import current_user
 
 from dashboard.core.content_cache import ContentCache
 from dashboard.core.csrf_tokens import kept_csrf_token
 from dashboard.tenancy import current_membership, current_user_memberships
-from dashboard.web.common import is_htmx, vary_on_htmx
+from dashboard.web.common import page_template, vary_on_htmx
 
 __all__ = ["frame_key", "render_kept_page", "FRAME_NAMES"]
 
@@ -76,11 +76,10 @@ def render_kept_page(
     partial_template: str,
     content_key: Hashable | None,
     context: Callable[[], dict[str, Any]],
-) -> Any:
+) -> Response:
     """render_page's full page or htmx partial, kept under the frame's key and `content_key`
     (None: render, keep nothing). `context()` is asked for only when the page is rendered."""
-    htmx = is_htmx()
-    template = partial_template if htmx else full_template
+    template = page_template(full_template, partial_template)
     frame = frame_key() if content_key is not None else None
     key = None if frame is None else (template, frame, content_key)
     kept = _PAGES.sized(kept_pages_size())
