@@ -12,6 +12,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from dashboard.lazy_migrate import LazyMigrate
+from dashboard.rate_limit_memory import SweptMemoryStorage  # noqa: F401 (registers memory://)
 
 # Named constraints so that Alembic batch migrations on SQLite can alter them.
 NAMING_CONVENTION = {
