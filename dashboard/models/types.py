@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy import JSON, DateTime, String, TypeDecorator
+
+# SQLite returns ids as text: the same few (the person, the business, its schedules, the runs of a
+# page being looked at) come back on every request, and uuid.UUID() is a Python call of ~2.5 us.
+_uuid_from_text = lru_cache(maxsize=4096)(uuid.UUID)
 
 
 class GUID(TypeDecorator):
@@ -32,7 +37,7 @@ class GUID(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None or isinstance(value, uuid.UUID):
             return value
-        return uuid.UUID(str(value))
+        return _uuid_from_text(value) if type(value) is str else uuid.UUID(str(value))
 
     def result_processor(self, dialect, coltype):
         if dialect.name == "postgresql":

@@ -156,7 +156,9 @@ def rows_html(runs: list[service.ListedRun]) -> Markup:
 
 
 def _params() -> tuple[dict[str, Any], dict[str, list[str]]]:
-    args = {key: request.args.get(key, "") for key in (*FILTERS, "page", "cursor")}
+    # `in` first: MultiDict.get builds a BadRequestKeyError for every absent key (a dozen a page).
+    given = request.args
+    args = {key: given[key] if key in given else "" for key in (*FILTERS, "page", "cursor")}
     try:
         return validate_history_params(args), {}
     except ValidationError as exc:
@@ -178,7 +180,7 @@ def _list_context() -> dict[str, Any]:
         # A page past the end (runs were cleaned up since the link was made): the last page.
         last = max(1, -(-past.total // PAGE_SIZE))
         found = service.runs_page(stmt, last, None, PAGE_SIZE, past.total)
-    args = {key: request.args.get(key) for key in FILTERS if request.args.get(key)}
+    args = {key: value for key in FILTERS if key in request.args and (value := request.args[key])}
     return {
         "business": business,
         "runs": service.listed_runs(found.items),
