@@ -114,3 +114,91 @@ def test_a_caller_changing_its_figures_does_not_change_the_cached_ones(cached, s
     again = statistics(shop.business)
     assert again["total_exports"] == 1
     assert again["by_type"]["SALES"]["total"] == 1 and again["daily"][-1]["total"] == 1
+
+
+def _figures(label):
+    return ({"label": label}, {})
+
+
+def _ask_together(cache, askers, compute, snapshot=("counts",), business_id=None):
+    """`askers` threads ask at once; their answers."""
+    import threading
+    import uuid
+
+    business_id = business_id or uuid.UUID(int=1)
+    answers, start = [], threading.Barrier(askers)
+
+    def ask():
+        start.wait()
+        try:
+            answers.append(cache.get(business_id, snapshot, 30, compute))
+        except RuntimeError:
+            pass  # that request's error page
+
+    threads = [threading.Thread(target=ask) for _ in range(askers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return answers
+
+
+def test_threads_missing_together_compute_once():
+    import threading
+    import time
+
+    cache, calls = stats_module._StatisticsCache(), []
+    lock = threading.Lock()
+
+    def compute():
+        with lock:
+            calls.append(1)
+        time.sleep(0.2)  # long enough for every asker to arrive while it runs
+        return _figures("computed")
+
+    answers = _ask_together(cache, 6, compute)
+    assert len(answers) == 6 and all(a == _figures("computed") for a in answers)
+    assert len(calls) == 1
+
+
+def test_a_failed_leader_leaves_the_others_to_compute():
+    import threading
+    import time
+
+    cache, calls = stats_module._StatisticsCache(), []
+    lock = threading.Lock()
+
+    def compute():
+        with lock:
+            calls.append(1)
+            first = len(calls) == 1
+        time.sleep(0.2)
+        if first:
+            raise RuntimeError("the database went away")
+        return _figures("second try")
+
+    answers = _ask_together(cache, 3, compute)
+    # The leader's request fails (it answers nothing here); the two waiting compute for themselves.
+    assert answers == [_figures("second try")] * 2
+    assert len(calls) == 3
+    assert not cache._flights
+
+
+def test_other_counts_are_not_answered_by_a_flight_for_older_ones():
+    import threading
+    import time
+    import uuid
+
+    cache = stats_module._StatisticsCache()
+    business_id, started = uuid.UUID(int=2), threading.Event()
+
+    def slow_old():
+        started.set()
+        time.sleep(0.3)
+        return _figures("old counts")
+
+    old = threading.Thread(target=lambda: cache.get(business_id, ("old",), 30, slow_old))
+    old.start()
+    started.wait(5)
+    assert cache.get(business_id, ("new",), 30, lambda: _figures("new counts")) == _figures("new counts")
+    old.join(5)
