@@ -155,6 +155,16 @@ def test_reportlab_internals_of_the_pdf_table():
     require("reportlab", stream.content == b"x", "PDFStream(dictionary, content)")
 
 
+def test_limits_memory_storage_schedules_expiry_through_a_mangled_private_method():
+    from limits.storage import MemoryStorage
+
+    for name in ("_MemoryStorage__schedule_expiry", "_MemoryStorage__expire_events"):
+        require("limits", callable(getattr(MemoryStorage, name, None)), f"MemoryStorage.{name}")
+    for method in ("incr", "acquire_entry"):
+        source = inspect.getsource(getattr(MemoryStorage, method))
+        require("limits", "self.__schedule_expiry()" in source, f"MemoryStorage.{method} scheduling expiry")
+
+
 def test_every_test_here_is_in_the_document():
     text = DOC.read_text()
     for needle in (
@@ -167,5 +177,6 @@ def test_every_test_here_is_in_the_document():
         "splitString",
         "Pages.pages",
         "useA85",
+        "_MemoryStorage__schedule_expiry",
     ):
         assert needle in text, needle
