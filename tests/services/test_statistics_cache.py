@@ -3,6 +3,10 @@ and for at most STATISTICS_CACHE_SECONDS; never shared between businesses."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+
 import pytest
 from sqlalchemy import event, update
 
@@ -120,12 +124,8 @@ def _figures(label):
     return ({"label": label}, {})
 
 
-def _ask_together(cache, askers, compute, snapshot=("counts",), business_id=None):
+def _ask_together(cache, askers, compute, snapshot=("counts",), business_id=uuid.UUID(int=1)):
     """`askers` threads ask at once; their answers."""
-    import threading
-    import uuid
-
-    business_id = business_id or uuid.UUID(int=1)
     answers, start = [], threading.Barrier(askers)
 
     def ask():
@@ -143,29 +143,8 @@ def _ask_together(cache, askers, compute, snapshot=("counts",), business_id=None
     return answers
 
 
-def test_threads_missing_together_compute_once():
-    import threading
-    import time
-
-    cache, calls = stats_module._StatisticsCache(), []
-    lock = threading.Lock()
-
-    def compute():
-        with lock:
-            calls.append(1)
-        time.sleep(0.2)  # long enough for every asker to arrive while it runs
-        return _figures("computed")
-
-    answers = _ask_together(cache, 6, compute)
-    assert len(answers) == 6 and all(a == _figures("computed") for a in answers)
-    assert len(calls) == 1
-
-
-def test_a_failed_leader_leaves_the_others_to_compute():
-    import threading
-    import time
-
-    cache, calls = stats_module._StatisticsCache(), []
+def _slow_compute(calls: list, fail_first: bool = False):
+    """A computation long enough for every asker to arrive while it runs, counting its calls."""
     lock = threading.Lock()
 
     def compute():
@@ -173,22 +152,30 @@ def test_a_failed_leader_leaves_the_others_to_compute():
             calls.append(1)
             first = len(calls) == 1
         time.sleep(0.2)
-        if first:
+        if fail_first and first:
             raise RuntimeError("the database went away")
-        return _figures("second try")
+        return _figures("computed")
 
-    answers = _ask_together(cache, 3, compute)
+    return compute
+
+
+def test_threads_missing_together_compute_once():
+    cache, calls = stats_module._StatisticsCache(), []
+    answers = _ask_together(cache, 6, _slow_compute(calls))
+    assert answers == [_figures("computed")] * 6
+    assert len(calls) == 1
+
+
+def test_a_failed_leader_leaves_the_others_to_compute():
+    cache, calls = stats_module._StatisticsCache(), []
+    answers = _ask_together(cache, 3, _slow_compute(calls, fail_first=True))
     # The leader's request fails (it answers nothing here); the two waiting compute for themselves.
-    assert answers == [_figures("second try")] * 2
+    assert answers == [_figures("computed")] * 2
     assert len(calls) == 3
     assert not cache._flights
 
 
 def test_other_counts_are_not_answered_by_a_flight_for_older_ones():
-    import threading
-    import time
-    import uuid
-
     cache = stats_module._StatisticsCache()
     business_id, started = uuid.UUID(int=2), threading.Event()
 
