@@ -14,7 +14,7 @@ this storage. Flask-Limiter's fallback while Redis is down remains limits' own M
 from __future__ import annotations
 
 import threading
-import time
+from time import monotonic
 
 from limits.storage import MemoryStorage
 
@@ -30,7 +30,7 @@ class SweptMemoryStorage(MemoryStorage):
 
     # MemoryStorage calls self.__schedule_expiry() before every hit: the name, mangled, is this.
     def _MemoryStorage__schedule_expiry(self) -> None:
-        now = time.monotonic()
+        now = monotonic()
         if now < self._next_sweep or not self._sweeping.acquire(blocking=False):
             return
         try:

@@ -37,7 +37,7 @@ class GUID(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None or isinstance(value, uuid.UUID):
             return value
-        return _uuid_from_text(value) if type(value) is str else uuid.UUID(str(value))
+        return _uuid_from_text(str(value))
 
     def result_processor(self, dialect, coltype):
         if dialect.name == "postgresql":

@@ -155,10 +155,14 @@ def rows_html(runs: list[service.ListedRun]) -> Markup:
 # The table
 
 
+def _arg(key: str) -> str:
+    """A query parameter as given, "" when absent. `in` first: MultiDict.get builds a
+    BadRequestKeyError for every absent key (a dozen a page)."""
+    return request.args[key] if key in request.args else ""
+
+
 def _params() -> tuple[dict[str, Any], dict[str, list[str]]]:
-    # `in` first: MultiDict.get builds a BadRequestKeyError for every absent key (a dozen a page).
-    given = request.args
-    args = {key: given[key] if key in given else "" for key in (*FILTERS, "page", "cursor")}
+    args = {key: _arg(key) for key in (*FILTERS, "page", "cursor")}
     try:
         return validate_history_params(args), {}
     except ValidationError as exc:
@@ -180,7 +184,7 @@ def _list_context() -> dict[str, Any]:
         # A page past the end (runs were cleaned up since the link was made): the last page.
         last = max(1, -(-past.total // PAGE_SIZE))
         found = service.runs_page(stmt, last, None, PAGE_SIZE, past.total)
-    args = {key: value for key in FILTERS if key in request.args and (value := request.args[key])}
+    args = {key: value for key in FILTERS if (value := _arg(key))}
     return {
         "business": business,
         "runs": service.listed_runs(found.items),

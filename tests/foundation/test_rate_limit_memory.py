@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from time import monotonic
 
 import pytest
 from limits import parse
@@ -69,24 +70,26 @@ def test_limits_still_refuse_and_windows_still_end():
     assert not moving.hit(limit, "b")
 
 
-def test_expired_entries_are_swept_at_most_once_a_period(monkeypatch):
-    storage = SweptMemoryStorage()
-    storage.timer.join()  # the first sweep of __init__, over nothing
-    storage.SWEEP_SECONDS = 0.2
-    moving, fixed = MovingWindowRateLimiter(storage), FixedWindowRateLimiter(storage)
-    short = parse("5 per 1 second")
-    moving.hit(short, "gone")
-    fixed.hit(short, "gone-too")
-    assert storage.events and storage.storage
-    time.sleep(1.1)
-    storage._next_sweep = 0.0
-    fixed.hit(parse("5 per minute"), "other")  # this hit sweeps: the expired entries go
-    assert not [key for key, entries in storage.events.items() if "gone" in key and entries]
-    assert not [key for key in storage.storage if "gone" in key]
+def test_expired_entries_are_swept_once_a_period_and_not_within_it(monkeypatch):
+    import dashboard.rate_limit_memory as module
 
-    # Within the period, nothing is swept again.
-    moving.hit(short, "again")
-    time.sleep(1.1)
-    storage._next_sweep = time.monotonic() + 60
-    fixed.hit(parse("5 per minute"), "other")
-    assert [key for key, entries in storage.events.items() if "again" in key and entries]
+    storage = SweptMemoryStorage()
+    storage.timer.join()  # the one sweep of MemoryStorage.__init__, over nothing
+    storage.SWEEP_SECONDS = 30  # longer than the windows below take to expire
+    moving, fixed = MovingWindowRateLimiter(storage), FixedWindowRateLimiter(storage)
+    short, long = parse("5 per 1 second"), parse("5 per minute")
+    moving.hit(short, "gone")  # the first hit sweeps (nothing yet) and sets the next sweep
+    fixed.hit(short, "gone-too")
+    time.sleep(1.1)  # both entries have expired
+
+    def expired_left():
+        events = [key for key, entries in storage.events.items() if "gone" in key and entries]
+        return events + [key for key in storage.storage if "gone" in key]
+
+    fixed.hit(long, "other")  # within the period: nothing swept
+    assert len(expired_left()) == 2
+
+    later = monotonic() + storage.SWEEP_SECONDS
+    monkeypatch.setattr(module, "monotonic", lambda: later)
+    fixed.hit(long, "other")  # a period on: this hit sweeps
+    assert expired_left() == []
