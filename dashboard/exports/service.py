@@ -22,6 +22,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import Connection
 from sqlalchemy.pool import StaticPool
 
+from dashboard.core.collector import collector_paused
 from dashboard.exports.columns import build_row_converter
 from dashboard.exports.comparison import COMPARED_TYPES, compare_periods, last_inventory_summary
 from dashboard.exports.datasets import BATCH_SIZE
@@ -134,7 +135,11 @@ def generate_export(
     writer = None
     try:
         convert = build_row_converter(
-            columns, tz, text=writer_class.text_cell, text_max=writer_class.text_max
+            columns,
+            tz,
+            text=writer_class.text_cell,
+            text_max=writer_class.text_max,
+            as_text=writer_class.cells_as_text,
         )
         with _reading_connection() as connection:
             if export_type in COMPARED_TYPES:
@@ -155,10 +160,17 @@ def generate_export(
                 meta.total_records = dataset.count(connection, business, resolved)
             writer = writer_class(path, meta)
             written = 0
-            for batch in dataset.raw_batches(
+            batches = dataset.raw_batches(
                 connection, business, resolved, limit=max_rows, batch_size=BATCH_SIZE
-            ):
-                writer.write_rows(list(map(convert, batch)))
+            )
+            while True:
+                # A batch's rows die together at its end: no collector passes over them meanwhile
+                # (dashboard/core/collector.py). The progress call (a commit) runs outside.
+                with collector_paused():
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    writer.write_rows(list(map(convert, batch)))
                 written += len(batch)
                 if progress is not None:
                     progress(written)

@@ -120,3 +120,42 @@ def test_row_converter_and_totals():
     assert totals.row("Total") == ["Total", None, None, 5, Decimal("19.00"), None]
     with pytest.raises(ValueError):
         Column("Bad", "float")
+
+
+@pytest.mark.parametrize("tz", ["Europe/London", "America/New_York", "Australia/Lord_Howe", "UTC"])
+def test_converter_shifts_datetimes_as_local_time_does(tz):
+    """The converter's inline shift (a known day's offset) gives what LocalTime.datetime gives,
+    hour by hour over two years with their transitions, with fractions, aware values and None."""
+    convert = build_row_converter([Column("When", "datetime")], tz)
+    local = LocalTime(tz)
+    start = datetime(2023, 1, 1)
+    values = [start + timedelta(minutes=37 * n) for n in range(2 * 365 * 24 * 60 // 37)]
+    values += [datetime(2024, 3, 31, 0, 59, 59, 999999), datetime(2024, 10, 27, 1, 0, tzinfo=UTC), None]
+    values += [datetime.min, datetime.max.replace(microsecond=0)]
+    for value in values + values:  # the second pass reads the offsets the first one kept
+        assert convert((value,)) == (local.datetime(value),), value
+
+
+@pytest.mark.parametrize("tz", ["Europe/London", "America/New_York", "UTC"])
+def test_cells_as_text_are_what_str_gives_the_typed_values(tz):
+    """`as_text` (CSV): money and datetimes as the text the csv module's str() made of them."""
+    columns = [Column("When", "datetime"), Column("Amount", "money"), Column("Name", "text")]
+    typed = build_row_converter(columns, tz, text=csv_text)
+    as_text = build_row_converter(columns, tz, text=csv_text, text_max=None, as_text=True)
+    cents = [0, 1, 9, 10, 99, 100, 101, 123456, -1, -99, -100, -123456, 2**63 - 1, -(2**63), None]
+    moments = [datetime(2024, 3, 31, 0, 30, 5), datetime(2024, 10, 27, 1, 30), datetime(999, 1, 2, 3, 4, 5)]
+    moments += [datetime(2024, 7, 1, 23, 59, 59, 900000), datetime.min, datetime.max, None]
+    for moment in moments * 2:  # the second pass reads the days the first one kept
+        for amount in cents:
+            expected = tuple(None if v is None else str(v) for v in typed((moment, amount, "=x")))
+            assert as_text((moment, amount, "=x")) == expected, (moment, amount)
+            assert expected[2] == "'=x"
+    assert as_text((datetime(2024, 7, 1, 12, 0), 1999, None)) == (
+        "2024-07-01 12:00:00"
+        if tz == "UTC"
+        else "2024-07-01 08:00:00"
+        if "York" in tz
+        else "2024-07-01 13:00:00",
+        "19.99",
+        None,
+    )

@@ -60,8 +60,10 @@ class ExportWriter:
 
     # How text cells are cleaned for this format, fused into the row converter (see columns.py).
     text_cell: Callable[[str | None], object] | None = None
-    # Longer text always goes through text_cell (which cuts it to the format's limit).
-    text_max: int = EXCEL_MAX_CHARS
+    # Longer text always goes through text_cell (which cuts it to the format's limit); None: no limit.
+    text_max: int | None = EXCEL_MAX_CHARS
+    # Money and datetimes handed over as their text (columns.build_row_converter's `as_text`).
+    cells_as_text: bool = False
     # Whether the service must count the matching rows first (to say "first N of M").
     needs_count: bool = False
     # Whether the format holds every row or stops at a limit (PDF_MAX_ROWS).

@@ -19,6 +19,8 @@ class CsvWriter(ExportWriter):
     format = "csv"
     content_type = "text/csv; charset=utf-8"
     text_cell = staticmethod(csv_text)
+    text_max = None  # a CSV cell has no length limit (csv_text cuts nothing)
+    cells_as_text = True  # the converter writes money and datetimes in the forms above
 
     def __init__(self, path: Path, meta: ExportMeta):
         super().__init__(path, meta)
@@ -38,7 +40,8 @@ class CsvWriter(ExportWriter):
         self._buffer.truncate()
 
     def write_rows(self, rows: list[tuple]) -> None:
-        # csv.writer formats Decimal, int and datetime with str(): exactly the forms above.
+        # Money and datetimes arrive as text (cells_as_text); csv.writer formats ints and dates
+        # with str(): exactly the forms above.
         self._csv.writerows(rows)
         self._flush()
         self.rows_written += len(rows)
