@@ -13,7 +13,6 @@ load in well under a minute (`make bench`, part `pos`).
 
 from __future__ import annotations
 
-import gc
 import time
 import uuid
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, insert, select, update
 
+from dashboard.core.collector import collector_paused
 from dashboard.extensions import db
 from dashboard.models.pos import (
     AuditLog,
@@ -90,22 +90,18 @@ class PosImporter(SalesImport):
         rows = read_csv(Path(path), kind)
         # Hundreds of thousands of short-lived dicts: the cyclic collector would rescan every
         # surviving one again and again (superlinear time). Nothing here makes cycles.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            {
-                "sales": self._sales,
-                "customers": self._customers,
-                "products": self._products,
-                "audit": self._audit,
-            }[kind](rows, report)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        with collector_paused():
+            try:
+                {
+                    "sales": self._sales,
+                    "customers": self._customers,
+                    "products": self._products,
+                    "audit": self._audit,
+                }[kind](rows, report)
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
         report.seconds = time.perf_counter() - started
         return report
 

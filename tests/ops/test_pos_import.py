@@ -288,3 +288,24 @@ def test_a_receipt_split_across_the_file_is_refused_not_merged(runner, shop, tmp
         in result.output
     )
     assert counts(shop.id)["lines"] == 2
+
+
+def test_the_collector_is_held_back_during_an_import_and_restored(runner, shop, files, monkeypatch):
+    """Hundreds of thousands of short-lived rows: the cyclic collector's passes made an import
+    superlinear (docs/performance.md), so it is held back while the rows are written."""
+    import gc
+
+    from dashboard.ops.pos_import import PosImporter
+
+    seen = []
+    original = PosImporter._products
+
+    def products(self, rows, report):
+        seen.append(gc.isenabled())
+        return original(self, rows, report)
+
+    monkeypatch.setattr(PosImporter, "_products", products)
+    result = run(runner, "products", files["products"])
+    assert "2 rows added" in result.output
+    assert seen == [False]
+    assert gc.isenabled()
