@@ -11,6 +11,9 @@ the column's kind:
     date        naive UTC datetime or date | None  business-local date
     bool        bool | int | None                  bool | None
 
+With `as_text` (CSV), money and datetime cells come out as the text `str()` gives those typed
+values ("1234.50", "2024-03-15 14:03:00").
+
 `build_row_converter` compiles one small function per export that turns a raw tuple into a typed
 tuple in a single expression: exports run over a million rows, and a Python loop over the cells
 of each row costs more than the rest of the pipeline together.
@@ -183,8 +186,9 @@ class DateTimeText:
         return text
 
 
-# Cents 0-99 after the point: money text is whole units and these ("12" + ".50").
+# Money as text: whole units and the cents after the point from a table ("12" + ".50").
 CENTS_TEXT = tuple(f".{c:02d}" for c in range(100))
+MONEY_TEXT = '(str(m // 100) + _CT[m % 100] if m >= 0 else "-" + str(-m // 100) + _CT[-m % 100])'
 
 
 def build_row_converter(
@@ -206,7 +210,6 @@ def build_row_converter(
     cost a tenth of a CSV export (issue 21, docs/performance.md).
     """
     local = LocalTime(tz)
-    clock = DateTimeText()
     namespace: dict[str, object] = {
         "_D": Decimal,
         "_C": CENT,
@@ -216,12 +219,12 @@ def build_row_converter(
         "_t": text,
         "_P": FORMULA_PREFIXES,
         "_L": text_max,
-        "_DAY": clock.days.get,
-        "_day": clock.day,
-        "_HM": clock.hours_minutes,
-        "_S": clock.seconds,
-        "_CT": CENTS_TEXT,
     }
+    if as_text:
+        clock = DateTimeText()
+        namespace.update(
+            _DAY=clock.days.get, _day=clock.day, _HM=clock.hours_minutes, _S=clock.seconds, _CT=CENTS_TEXT
+        )
     short_enough = "" if text_max is None else " and len(t) <= _L"
     parts = []
     for i, column in enumerate(columns):
@@ -238,14 +241,7 @@ def build_row_converter(
         elif column.kind == "int":
             parts.append(v)
         elif column.kind == "money":
-            parts.append(
-                f"(None if (m := {v}) is None else "
-                + (
-                    '(str(m // 100) + _CT[m % 100] if m >= 0 else "-" + str(-m // 100) + _CT[-m % 100]))'
-                    if as_text
-                    else "_D(m) * _C)"
-                )
-            )
+            parts.append(f"(None if (m := {v}) is None else {MONEY_TEXT if as_text else '_D(m) * _C'})")
         elif column.kind == "datetime":
             # A naive whole-second value on a day whose offset is known is shifted here; the rest
             # (None, aware, fractions, a day not seen yet or with a transition) go through _dt.
