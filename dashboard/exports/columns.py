@@ -186,9 +186,13 @@ class DateTimeText:
         return text
 
 
-# Money as text: whole units and the cents after the point from a table ("12" + ".50").
+# Money as text: whole units and the cents after the point from a table ("12" + ".50"). Cents
+# summed by PostgreSQL arrive as Decimal: those go the typed way, then str().
 CENTS_TEXT = tuple(f".{c:02d}" for c in range(100))
-MONEY_TEXT = '(str(m // 100) + _CT[m % 100] if m >= 0 else "-" + str(-m // 100) + _CT[-m % 100])'
+MONEY_TEXT = (
+    '((str(m // 100) + _CT[m % 100] if m >= 0 else "-" + str(-m // 100) + _CT[-m % 100])'
+    " if m.__class__ is int else str(_D(m) * _C))"
+)
 
 
 def build_row_converter(

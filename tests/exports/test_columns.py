@@ -143,6 +143,7 @@ def test_cells_as_text_are_what_str_gives_the_typed_values(tz):
     typed = build_row_converter(columns, tz, text=csv_text)
     as_text = build_row_converter(columns, tz, text=csv_text, text_max=None, as_text=True)
     cents = [0, 1, 9, 10, 99, 100, 101, 123456, -1, -99, -100, -123456, 2**63 - 1, -(2**63), None]
+    cents += [Decimal("0"), Decimal("1999"), Decimal("-5"), Decimal("12.5")]  # PostgreSQL's sums
     moments = [datetime(2024, 3, 31, 0, 30, 5), datetime(2024, 10, 27, 1, 30), datetime(999, 1, 2, 3, 4, 5)]
     moments += [datetime(2024, 7, 1, 23, 59, 59, 900000), datetime.min, datetime.max, None]
     for moment in moments * 2:  # the second pass reads the days the first one kept
