@@ -4,6 +4,7 @@ exporters reading the imported data back."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from dashboard.exports.service import generate_export
 from dashboard.extensions import db
 from dashboard.models import AuditLog, Customer, Product, Sale, SaleLine
+from dashboard.ops.pos_import import PosImporter
 
 
 def write(path: Path, rows: list[list]) -> Path:
@@ -293,10 +295,6 @@ def test_a_receipt_split_across_the_file_is_refused_not_merged(runner, shop, tmp
 def test_the_collector_is_held_back_during_an_import_and_restored(runner, shop, files, monkeypatch):
     """Hundreds of thousands of short-lived rows: the cyclic collector's passes made an import
     superlinear (docs/performance.md), so it is held back while the rows are written."""
-    import gc
-
-    from dashboard.ops.pos_import import PosImporter
-
     seen = []
     original = PosImporter._products
 
