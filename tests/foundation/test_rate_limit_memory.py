@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from time import monotonic
 
 import pytest
 from limits import parse
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
+from dashboard import rate_limit_memory
 from dashboard.rate_limit_memory import SweptMemoryStorage
 
 
@@ -71,8 +71,6 @@ def test_limits_still_refuse_and_windows_still_end():
 
 
 def test_expired_entries_are_swept_once_a_period_and_not_within_it(monkeypatch):
-    import dashboard.rate_limit_memory as module
-
     storage = SweptMemoryStorage()
     storage.timer.join()  # the one sweep of MemoryStorage.__init__, over nothing
     storage.SWEEP_SECONDS = 30  # longer than the windows below take to expire
@@ -89,7 +87,7 @@ def test_expired_entries_are_swept_once_a_period_and_not_within_it(monkeypatch):
     fixed.hit(long, "other")  # within the period: nothing swept
     assert len(expired_left()) == 2
 
-    later = monotonic() + storage.SWEEP_SECONDS
-    monkeypatch.setattr(module, "monotonic", lambda: later)
+    later = time.monotonic() + storage.SWEEP_SECONDS
+    monkeypatch.setattr(rate_limit_memory, "monotonic", lambda: later)
     fixed.hit(long, "other")  # a period on: this hit sweeps
     assert expired_left() == []
