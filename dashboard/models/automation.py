@@ -1,6 +1,7 @@
 """Export automation: schedules, run history, notification settings and the mail outbox."""
 
-from __future__ import annotations
+# Annotations are evaluated when each class is made (no `from __future__ import annotations`):
+# SQLAlchemy would otherwise eval() every Mapped[...] string at start-up (issue 21).
 
 import uuid
 from datetime import datetime
@@ -253,7 +254,7 @@ class ExportHistory(db.Model):
     business: Mapped[Business] = relationship()
     user: Mapped[User | None] = relationship()
     schedule: Mapped[ExportSchedule | None] = relationship()
-    files: Mapped[list[ExportRunFile]] = relationship(
+    files: Mapped[list["ExportRunFile"]] = relationship(
         order_by="ExportRunFile.position",
         cascade="all, delete-orphan",
         passive_deletes=True,

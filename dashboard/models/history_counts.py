@@ -25,7 +25,8 @@ export_history on SQLite must create them again (tests/foundation/test_history_c
 migrated database).
 """
 
-from __future__ import annotations
+# Annotations are evaluated when each class is made (no `from __future__ import annotations`):
+# SQLAlchemy would otherwise eval() every Mapped[...] string at start-up (issue 21).
 
 import uuid
 

@@ -1,6 +1,7 @@
 """Point-of-sale data: businesses, people, and what the four export types read."""
 
-from __future__ import annotations
+# Annotations are evaluated when each class is made (no `from __future__ import annotations`):
+# SQLAlchemy would otherwise eval() every Mapped[...] string at start-up (issue 21).
 
 import time
 import uuid
@@ -40,7 +41,7 @@ class Business(db.Model):
     # (models/schedules_stamp.py): what is made of the schedules' names is kept by it.
     schedules_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    memberships: Mapped[list[Membership]] = relationship(back_populates="business")
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="business")
 
     def __repr__(self) -> str:
         return f"<Business {self.name}>"
@@ -58,7 +59,7 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="user")
 
     def set_password(self, password: str) -> None:
         # A password set again ends every session signed in with the old one.
@@ -132,7 +133,7 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    membership: Mapped[Membership] = relationship()
+    membership: Mapped["Membership"] = relationship()
 
 
 class Customer(db.Model):

@@ -1,6 +1,7 @@
 """Saved presets: what to export (type, formats, filters) under a name the business reuses."""
 
-from __future__ import annotations
+# Annotations are evaluated when each class is made (no `from __future__ import annotations`):
+# SQLAlchemy would otherwise eval() every Mapped[...] string at start-up (issue 21).
 
 import uuid
 from datetime import datetime
