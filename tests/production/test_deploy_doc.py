@@ -3,7 +3,11 @@ the ones config.py and gunicorn.conf.py actually use."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +100,30 @@ def test_production_defaults_stated_in_the_doc():
 def test_gunicorn_defaults_in_the_doc_match_gunicorn_conf(name, expected):
     assert f'os.environ.get("{name}", {expected})' in GUNICORN_CONF
     assert documented()[name] == f"`{expected.strip(chr(34))}`"
+
+
+@pytest.mark.parametrize("threads, connections", [(None, 10), ("8", 18)])
+def test_a_worker_holds_two_connections_per_thread_plus_two(threads, connections):
+    """As gunicorn itself resolves gunicorn.conf.py: gunicorn's own default (1000) let one worker
+    take a burst's every connection while the other idled."""
+    env = {**os.environ, "GUNICORN_THREADS": threads} if threads else dict(os.environ)
+    env.pop("GUNICORN_WORKER_CONNECTIONS", None)
+    if not threads:
+        env.pop("GUNICORN_THREADS", None)
+    printed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "--print-config",
+            "app:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    settings = dict(map(str.strip, line.split("=", 1)) for line in printed.splitlines() if "=" in line)
+    assert int(settings["worker_connections"]) == connections
+    assert documented()["GUNICORN_WORKER_CONNECTIONS"].startswith("`GUNICORN_THREADS` x 2 + 2 (`10`)")
