@@ -4,11 +4,14 @@ with a rollback and keeps nothing it did not commit itself."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select, text, update
 
 from dashboard.extensions import db
 from dashboard.models import Business
+from dashboard.services.history import list_runs_query, runs_page
 from tests.automation.runner_helpers import TEST_DATABASE_URL
 from tests.conftest import PASSWORD, Factory
 
@@ -70,3 +73,23 @@ def test_a_request_that_wrote_without_committing_keeps_nothing(app, client, tena
     db.session.rollback()
     db.session.expire_all()
     assert db.session.get(Business, business_id).name == "Test Shop"
+
+
+@pytest.mark.parametrize(
+    "filters, generic",
+    [
+        ({}, True),
+        ({"status": "COMPLETED", "export_type": "SALES"}, True),
+        ({"start_date": date(2026, 1, 1)}, False),  # dates: the values choose the plan
+    ],
+)
+def test_a_list_filtered_on_the_kept_columns_is_planned_once_for_every_value(app, tenant, filters, generic):
+    """PostgreSQL kept planning a large business's list again at every request (its custom plans
+    look cheaper than the generic one, which is the same plan): those lists ask for the generic
+    plan, for their own transaction only; a list by dates or schedule keeps custom plans."""
+    runs_page(list_runs_query(tenant.business, filters), 1, None, 20, 1)
+    setting = db.session.scalar(text("SELECT current_setting('plan_cache_mode')"))
+    db.session.commit()
+    assert setting == ("force_generic_plan" if generic else "auto")
+    assert db.session.scalar(text("SELECT current_setting('plan_cache_mode')")) == "auto"
+    db.session.rollback()
