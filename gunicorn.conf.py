@@ -44,7 +44,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Connections a worker holds at once, idle keep-alive ones included (gunicorn's default: 1000).
 # Past it the worker stops accepting and new connections wait for whichever worker frees a place:
 # uncapped, one worker took a burst's every connection and queued it on its own threads while the
-# other idled, doubling every latency (issue 21, docs/performance.md). Two per thread, plus two.
+# other idled, doubling every latency (issue 21, docs/performance.md). Two per thread (the one it
+# serves and one ready behind it), plus two.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", str(threads * 2 + 2)))
 # Request timeout (the arbiter restarts a worker whose main loop stalls this long). Exports run in
 # background threads and are not bound by it.

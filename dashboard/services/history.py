@@ -414,7 +414,8 @@ def runs_page(
     rows do not carry the kept count (see _list_statement), for page 1 and cursor pages."""
 
     carries = _carries_count(stmt)
-    plan_generically = carries  # asked for once, before the first read (see GENERIC_PLANS)
+    # Asked for once, before the first read (see GENERIC_PLANS); nothing is prepared without it.
+    plan_generically = carries and bool(current_app.config.get("DB_PREPARE_THRESHOLD", 5))
 
     def read(query: Select, parameters: dict[str, Any] | None = None) -> list[Any]:
         # Rows straight from the connection: the session's ORM result layer adds a quarter to a

@@ -93,3 +93,15 @@ def test_a_list_filtered_on_the_kept_columns_is_planned_once_for_every_value(app
     assert setting == ("force_generic_plan" if generic else "auto")
     assert db.session.scalar(text("SELECT current_setting('plan_cache_mode')")) == "auto"
     db.session.rollback()
+
+
+def test_without_prepared_statements_a_list_asks_for_no_plan(app_factory):
+    """DB_PREPARE_THRESHOLD=0 (PgBouncer in transaction mode): every statement is planned for its
+    values anyway, so the setting would only cost a round trip."""
+    app = app_factory(DB_PREPARE_THRESHOLD=0)
+    with app.app_context():
+        business = Factory(app).business("Unprepared Shop")
+        runs_page(list_runs_query(business, {}), 1, None, 20, 1)
+        setting = db.session.scalar(text("SELECT current_setting('plan_cache_mode')"))
+        db.session.rollback()
+    assert setting == "auto"
