@@ -1,6 +1,7 @@
 """On PostgreSQL a request that only read ends with COMMIT, so psycopg keeps the statements it
 prepared (issue 21, dashboard/read_only_requests.py); anything that wrote, or raised, still ends
-with a rollback and keeps nothing it did not commit itself."""
+with a rollback and keeps nothing it did not commit itself. What is kept is then planned once for
+every value where one plan fits them all: the lists on the kept columns (services/history.py)."""
 
 from __future__ import annotations
 
