@@ -106,10 +106,10 @@ def test_gunicorn_defaults_in_the_doc_match_gunicorn_conf(name, expected):
 def test_a_worker_holds_two_connections_per_thread_plus_two(threads, connections):
     """As gunicorn itself resolves gunicorn.conf.py: gunicorn's own default (1000) let one worker
     take a burst's every connection while the other idled."""
-    env = {**os.environ, "GUNICORN_THREADS": threads} if threads else dict(os.environ)
-    env.pop("GUNICORN_WORKER_CONNECTIONS", None)
-    if not threads:
-        env.pop("GUNICORN_THREADS", None)
+    # None of the caller's gunicorn settings (GUNICORN_CMD_ARGS included), then the one under test.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("GUNICORN_")}
+    if threads:
+        env["GUNICORN_THREADS"] = threads
     printed = subprocess.run(
         [
             str(Path(sys.executable).parent / "gunicorn"),
