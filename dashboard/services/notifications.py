@@ -15,8 +15,8 @@ from dashboard.models.automation import (  # the settings as delivery reads them
     get_settings,
 )
 from dashboard.models.pos import AuditLog, Business, User
+from dashboard.run_record import iso_utc
 from dashboard.services.audit import record_audit
-from dashboard.services.presenters import iso_utc
 from dashboard.services.validation import NOTIFICATION_FIELDS, validate_notification_settings
 
 __all__ = [
