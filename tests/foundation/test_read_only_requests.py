@@ -5,14 +5,16 @@ every value where one plan fits them all: the lists on the kept columns (service
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 
 from dashboard.extensions import db
-from dashboard.models import Business
+from dashboard.models import Business, ExportHistory
 from dashboard.services.history import list_runs_query, runs_page
+from dashboard.services.pages import DEFERRED_JOIN_OFFSET
 from tests.automation.runner_helpers import TEST_DATABASE_URL
 from tests.conftest import PASSWORD, Factory
 
@@ -94,6 +96,36 @@ def test_a_list_filtered_on_the_kept_columns_is_planned_once_for_every_value(app
     assert setting == ("force_generic_plan" if generic else "auto")
     assert db.session.scalar(text("SELECT current_setting('plan_cache_mode')")) == "auto"
     db.session.rollback()
+
+
+def test_a_page_by_offset_plans_its_rows_by_id_for_their_ids(app, tenant):
+    """A deep page read by OFFSET reads its rows by id (pages.page_items): one plan for every
+    business and ids walked the business's whole index beside the ids' (6 ms for a large one).
+    It asks for custom plans; a shallow one (read in one step) asks for nothing, and the generic
+    setting is the lists' own, read from the top or a cursor."""
+    start = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    db.session.execute(
+        insert(ExportHistory),
+        [
+            {
+                "id": uuid.uuid4(),
+                "business_id": tenant.business.id,
+                "export_type": "SALES",
+                "format": "csv",
+                "trigger": "MANUAL",
+                "status": "COMPLETED",
+                "created_at": start - timedelta(minutes=n),
+            }
+            for n in range(DEFERRED_JOIN_OFFSET + 30)
+        ],
+    )
+    db.session.commit()
+    stmt = list_runs_query(tenant.business, {})
+    for page, setting in ((2, "auto"), (DEFERRED_JOIN_OFFSET // 20 + 1, "force_custom_plan")):
+        found = runs_page(stmt, page, None, 20, DEFERRED_JOIN_OFFSET + 30)
+        assert len(found.items) == 20
+        assert db.session.scalar(text("SELECT current_setting('plan_cache_mode')")) == setting, page
+        db.session.rollback()
 
 
 def test_without_prepared_statements_a_list_asks_for_no_plan(app_factory):
