@@ -40,7 +40,7 @@ from dashboard.services.keyset import (
     encode_cursor,
     neighbours_of_offset_page,
 )
-from dashboard.services.pages import DEFERRED_JOIN_OFFSET, count_rows, page_items, past_the_end
+from dashboard.services.pages import count_rows, page_items, past_the_end, reads_by_id
 from dashboard.tenancy import get_scoped
 
 __all__ = [
@@ -419,13 +419,14 @@ def runs_page(
     page = max(1, int(page))
     carries = _carries_count(stmt)
     carried = (cursor is not None or page == 1) and carries
-    # Asked for once, before the first read (see GENERIC_PLANS); nothing is prepared without a
-    # threshold, and only PostgreSQL's statements carry the count.
+    by_id = cursor is None and reads_by_id(offset_of(page, page_size))
+    # Asked for once, before the first read (see GENERIC_PLANS, CUSTOM_PLANS); nothing is prepared
+    # without a threshold, and only PostgreSQL's statements carry the count.
     plans = None
     if carries and current_app.config.get("DB_PREPARE_THRESHOLD", 5):
         if carried:
             plans = GENERIC_PLANS
-        elif offset_of(page, page_size) >= DEFERRED_JOIN_OFFSET:  # read by id: CUSTOM_PLANS
+        elif by_id:
             plans = CUSTOM_PLANS
 
     def read(query: Select, parameters: dict[str, Any] | None = None) -> list[Any]:
@@ -451,8 +452,10 @@ def runs_page(
     else:
         if counted is not None and is_past_the_end(page, page_size, counted):
             raise past_the_end(page, counted)
-        items = page_items(stmt, page_size, offset_of(page, page_size), read, _ids_of(stmt))
-        found = CursorPage(items, page, None, None)
+        ids = _ids_of(stmt) if by_id else None
+        found = CursorPage(
+            page_items(stmt, page_size, offset_of(page, page_size), read, ids), page, None, None
+        )
     if counted is None:  # the rows carry it; page 1 of nothing is an empty list all the same
         counted = int(found.items[0][-1]) if found.items else (0 if cursor is None else total())
     found.total = counted

@@ -22,7 +22,15 @@ from dashboard.core.pagination import (
 )
 from dashboard.extensions import db
 
-__all__ = ["DEFERRED_JOIN_OFFSET", "count_rows", "page_items", "page_of", "paginate", "past_the_end"]
+__all__ = [
+    "DEFERRED_JOIN_OFFSET",
+    "count_rows",
+    "page_items",
+    "page_of",
+    "paginate",
+    "past_the_end",
+    "reads_by_id",
+]
 
 
 def count_rows(stmt: Select) -> int:
@@ -36,6 +44,11 @@ def past_the_end(page: int, count: int) -> PageNotFound:
 
 # From this offset on, a page's rows are found by id first (see page_items).
 DEFERRED_JOIN_OFFSET = 200
+
+
+def reads_by_id(offset: int) -> bool:
+    """Whether page_items reads a page starting at `offset` by its ids first (a deep page)."""
+    return offset >= DEFERRED_JOIN_OFFSET
 
 
 def page_items(
@@ -77,7 +90,7 @@ def page_items(
             def read(query: Select) -> list[Any]:
                 return list(db.session.execute(query))
 
-    if offset < DEFERRED_JOIN_OFFSET or key is None:
+    if not reads_by_id(offset) or key is None:
         return read(_window(stmt, limit, offset))
     id_query = stmt.with_only_columns(key) if ids is None else ids
     found = list(db.session.scalars(id_query.limit(limit).offset(offset)))

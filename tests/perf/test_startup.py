@@ -162,7 +162,8 @@ def test_the_models_annotations_are_not_strings_for_sqlalchemy_to_evaluate():
 
 def _collector_while_starting(env: dict[str, str], before: str) -> dict:
     """How many collector passes ran while app.py was starting the app (from its first import of
-    `dashboard` until it froze what it made) as `flask exports run`, whether the collector is on afterwards, and how much was frozen."""
+    `dashboard` until it froze what it made) as `flask exports run`, whether the collector is on
+    afterwards, and how much was frozen."""
     script = (
         "import gc, json, sys\n"
         "sys.argv = ['flask', 'exports', 'run']\n"
